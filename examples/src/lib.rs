@@ -1,0 +1,1 @@
+//! Runnable examples of suture live in `examples/`; this library is empty.

@@ -1,0 +1,1 @@
+//! Integration tests of suture live in `tests/`; this library is empty.
