@@ -1,0 +1,3 @@
+//! The suture benchmarks (see README).
+
+fn main() {}

@@ -1,0 +1,135 @@
+//! The [`Context`] a service runs in: cancellation, readiness, and its place in the tree.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::event::EventSink;
+
+/// What a running service is given: the signal to stop, a way to say it is ready, and its
+/// path in the tree.
+///
+/// Cloning is cheap; every clone observes the same cancellation.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{Context, ServiceResult};
+///
+/// async fn serve(ctx: Context) -> ServiceResult {
+///     // ... bind sockets, load state ...
+///     ctx.ready();
+///     ctx.cancelled().await;
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) token: CancellationToken,
+    pub(crate) path: Arc<str>,
+    pub(crate) ready: Option<Arc<ReadySignal>>,
+    pub(crate) events: Option<Arc<EventSink>>,
+}
+
+impl Context {
+    /// A root context, for serving a tree by hand (in tests or a custom `main`);
+    /// [`suture::run`](crate::run) makes one for you. Cancel `token` to stop the tree.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokio_util::sync::CancellationToken;
+    /// let token = CancellationToken::new();
+    /// let ctx = suture::Context::new(token.clone());
+    /// token.cancel();
+    /// assert!(ctx.is_cancelled());
+    /// assert_eq!(ctx.path(), "");
+    /// ```
+    pub fn new(token: CancellationToken) -> Self {
+        Context {
+            token,
+            path: Arc::from(""),
+            ready: None,
+            events: None,
+        }
+    }
+
+    /// Completes when the service is told to stop.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future loses nothing, and a new call observes the same state.
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.token.cancelled()
+    }
+
+    /// Whether the service has been told to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Says that start-up is finished, so the supervisor may start the next child.
+    ///
+    /// Only matters for a child started with a ready timeout
+    /// ([`ChildSpec::ready_within`](crate::ChildSpec::ready_within)); otherwise, and after
+    /// the first call, it does nothing.
+    pub fn ready(&self) {
+        if let Some(signal) = &self.ready {
+            signal.fire();
+        }
+    }
+
+    /// The service's path in the tree, e.g. `"app/listeners/http"`; empty for a root context.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The underlying cancellation token, e.g. to hand to code that takes one.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    pub(crate) fn child(
+        &self,
+        token: CancellationToken,
+        path: Arc<str>,
+        ready: Option<Arc<ReadySignal>>,
+        events: Option<Arc<EventSink>>,
+    ) -> Self {
+        Context {
+            token,
+            path,
+            ready,
+            events,
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("path", &self.path)
+            .field("cancelled", &self.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The one-shot "I am ready" signal of one incarnation of a child.
+#[derive(Debug)]
+pub(crate) struct ReadySignal(Mutex<Option<oneshot::Sender<()>>>);
+
+impl ReadySignal {
+    pub(crate) fn new() -> (Arc<Self>, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        (Arc::new(ReadySignal(Mutex::new(Some(tx)))), rx)
+    }
+
+    fn fire(&self) {
+        let sender = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(tx) = sender {
+            let _ = tx.send(());
+        }
+    }
+}

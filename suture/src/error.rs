@@ -1,0 +1,309 @@
+//! Errors: how a service ends ([`ServiceError`]) and how the API refuses misuse
+//! ([`SupervisorError`], [`BuildError`], [`SpecError`]).
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// A boxed error that can cross threads: what a failed service carries.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// What [`Service::serve`](crate::Service::serve) returns.
+pub type ServiceResult = Result<(), ServiceError>;
+
+/// Why a service stopped, when it did not simply return `Ok(())`.
+///
+/// Any `std::error::Error + Send + Sync + 'static` converts into it, so `?` works inside
+/// `serve`. Two special outcomes ask the supervisor for more than a restart:
+/// [`ServiceError::do_not_restart`] and [`ServiceError::terminate_tree`].
+///
+/// Like `anyhow::Error`, `ServiceError` does not implement `std::error::Error` itself (that
+/// would forbid the blanket conversion); [`ServiceError::source_error`] exposes the cause.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{ServiceError, ServiceResult};
+///
+/// fn parse_port(text: &str) -> ServiceResult {
+///     let _port: u16 = text.parse()?; // ParseIntError converts into ServiceError
+///     Ok(())
+/// }
+/// let err = parse_port("http").unwrap_err();
+/// assert!(err.source_error().is_some());
+/// assert!(!err.is_do_not_restart());
+/// ```
+pub struct ServiceError {
+    kind: Kind,
+}
+
+enum Kind {
+    DoNotRestart,
+    TerminateTree,
+    Failed(BoxError),
+}
+
+impl ServiceError {
+    /// The service is finished for good: its supervisor forgets it, whatever its restart type.
+    ///
+    /// This is not a failure: it restarts nothing and counts nothing.
+    pub fn do_not_restart() -> Self {
+        ServiceError {
+            kind: Kind::DoNotRestart,
+        }
+    }
+
+    /// Stop the supervisor of this service, and its parents up to one that does not
+    /// propagate termination (or the root).
+    pub fn terminate_tree() -> Self {
+        ServiceError {
+            kind: Kind::TerminateTree,
+        }
+    }
+
+    /// A failure with a plain message, for when no error type fits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = suture::ServiceError::msg("upstream closed the connection");
+    /// assert_eq!(err.to_string(), "upstream closed the connection");
+    /// ```
+    pub fn msg(message: impl Into<Cow<'static, str>>) -> Self {
+        ServiceError::new(Message(message.into()))
+    }
+
+    /// A failure caused by `error`.
+    pub fn new(error: impl Into<BoxError>) -> Self {
+        ServiceError {
+            kind: Kind::Failed(error.into()),
+        }
+    }
+
+    /// Whether this is the [`do_not_restart`](Self::do_not_restart) outcome.
+    pub fn is_do_not_restart(&self) -> bool {
+        matches!(self.kind, Kind::DoNotRestart)
+    }
+
+    /// Whether this is the [`terminate_tree`](Self::terminate_tree) outcome.
+    pub fn is_terminate_tree(&self) -> bool {
+        matches!(self.kind, Kind::TerminateTree)
+    }
+
+    /// The error that caused the failure; `None` for the two special outcomes.
+    pub fn source_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        match &self.kind {
+            Kind::Failed(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The cause, if it is an `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = suture::ServiceError::from(std::io::Error::other("disk full"));
+    /// assert!(err.downcast_ref::<std::io::Error>().is_some());
+    /// ```
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        self.source_error()?.downcast_ref::<E>()
+    }
+
+    /// Turns the failure into its boxed cause; the special outcomes become a small error
+    /// saying which they were.
+    pub fn into_boxed(self) -> BoxError {
+        match self.kind {
+            Kind::Failed(e) => e,
+            _ => Box::new(Message(Cow::Owned(self.to_string()))),
+        }
+    }
+}
+
+impl<E: StdError + Send + Sync + 'static> From<E> for ServiceError {
+    fn from(error: E) -> Self {
+        ServiceError::new(error)
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::DoNotRestart => f.write_str("service asked not to be restarted"),
+            Kind::TerminateTree => f.write_str("service asked to terminate the supervisor tree"),
+            Kind::Failed(e) => {
+                fmt::Display::fmt(e, f)?;
+                // Show the chain, as `anyhow`'s alternate form does, so logs keep the causes.
+                if f.alternate() {
+                    let mut source = e.source();
+                    while let Some(cause) = source {
+                        write!(f, ": {cause}")?;
+                        source = cause.source();
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::DoNotRestart => f.write_str("ServiceError::DoNotRestart"),
+            Kind::TerminateTree => f.write_str("ServiceError::TerminateTree"),
+            Kind::Failed(e) => f.debug_tuple("ServiceError").field(e).finish(),
+        }
+    }
+}
+
+/// A plain-text error, behind [`ServiceError::msg`].
+#[derive(Debug)]
+struct Message(Cow<'static, str>);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for Message {}
+
+/// A request to a supervisor that it refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SupervisorError {
+    /// The token was issued by another supervisor.
+    #[error("the token belongs to supervisor #{token_owner}, not to `{supervisor}`")]
+    WrongSupervisor {
+        /// The supervisor that was asked.
+        supervisor: String,
+        /// The id of the supervisor that issued the token.
+        token_owner: u64,
+    },
+    /// The child was already removed, or finished and was forgotten.
+    #[error("`{supervisor}` has no child with this token (already removed or finished)")]
+    UnknownChild {
+        /// The supervisor that was asked.
+        supervisor: String,
+    },
+    /// The supervisor has stopped for good: it takes no new children and no requests.
+    #[error("supervisor `{supervisor}` has stopped")]
+    Stopped {
+        /// The supervisor that was asked.
+        supervisor: String,
+    },
+    /// The request needs the supervisor's loop, which is not running now.
+    #[error("supervisor `{supervisor}` is not running")]
+    NotRunning {
+        /// The supervisor that was asked.
+        supervisor: String,
+    },
+    /// `serve` was called on a supervisor that is already being served.
+    #[error("supervisor `{supervisor}` is already running")]
+    AlreadyRunning {
+        /// The supervisor that was asked.
+        supervisor: String,
+    },
+    /// A wait given by the caller ran out.
+    #[error("timed out after {0:?} waiting for the child to stop")]
+    Timeout(Duration),
+    /// The child ignored its shutdown and its abort: it is listed as unstopped.
+    #[error("the child did not stop, even when aborted")]
+    Unstoppable,
+    /// The child's spec is invalid for this supervisor.
+    #[error(transparent)]
+    InvalidSpec(#[from] SpecError),
+}
+
+/// A [`ChildSpec`](crate::ChildSpec) that a supervisor cannot accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// `significant` is only meaningful for a child that can end without being restarted.
+    #[error(
+        "child `{child}`: a permanent child cannot be significant; make it transient or temporary"
+    )]
+    SignificantPermanent {
+        /// The child's name.
+        child: String,
+    },
+    /// `significant` does nothing unless the supervisor shuts down automatically.
+    #[error(
+        "child `{child}`: `significant` needs the supervisor's auto_shutdown to be any_significant or all_significant"
+    )]
+    SignificantWithoutAutoShutdown {
+        /// The child's name.
+        child: String,
+    },
+    /// A zero duration where one makes no sense.
+    #[error("child `{child}`: `{field}` must be greater than zero")]
+    ZeroDuration {
+        /// The child's name.
+        child: String,
+        /// The option at fault.
+        field: &'static str,
+    },
+    /// A name the supervisor cannot use in paths.
+    #[error("child name `{child}` is invalid: it must be non-empty and contain no `/`")]
+    InvalidName {
+        /// The name given.
+        child: String,
+    },
+}
+
+/// A supervisor builder setting that was rejected by
+/// [`SupervisorBuilder::build`](crate::SupervisorBuilder::build).
+///
+/// # Examples
+///
+/// ```
+/// let err = suture::Supervisor::builder("app").jitter(1.5).build().unwrap_err();
+/// assert_eq!(err.field(), "jitter");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid supervisor setting `{field}`: {reason}")]
+pub struct BuildError {
+    field: &'static str,
+    reason: String,
+}
+
+impl BuildError {
+    pub(crate) fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        BuildError {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// The builder setting at fault, e.g. `"jitter"`.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// What was wrong with it.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// The error a supervisor in `escalate` mode returns when its intensity is exceeded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "restart intensity of `{supervisor}` exceeded: {failures:.2} failures > threshold {threshold}"
+)]
+pub struct IntensityExceeded {
+    /// The path of the supervisor that gave up.
+    pub supervisor: String,
+    /// The decayed failure count when it gave up.
+    pub failures: f64,
+    /// The threshold it crossed.
+    pub threshold: f64,
+}
+
+/// The failure of a child that did not call [`Context::ready`](crate::Context::ready) within
+/// its ready timeout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not ready within {0:?}")]
+pub struct NotReady(pub Duration);

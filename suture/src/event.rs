@@ -1,0 +1,224 @@
+//! Events: what a supervisor reports, to `tracing` (target `suture`) and to event hooks.
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A callback receiving every event of a supervisor's subtree, besides `tracing`.
+///
+/// Hooks run synchronously on the supervisor's task: keep them short. They may call the
+/// supervisor's handle ([`SupervisorHandle::add`](crate::SupervisorHandle::add) is not async;
+/// spawn a task for the async calls) without deadlocking it.
+pub type EventHook = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
+
+/// Something that happened in a supervisor tree.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use suture::{Event, EventKind, Supervisor};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let log = seen.clone();
+/// let sup = Supervisor::builder("app")
+///     .event_hook(move |e: &Event| {
+///         if let EventKind::Panicked { message, .. } = &e.kind {
+///             log.lock().unwrap().push(message.clone());
+///         }
+///     })
+///     .build()
+///     .unwrap();
+/// # drop(sup);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Event {
+    /// The path of the supervisor that emitted it, e.g. `"app/listeners"`.
+    pub supervisor: Arc<str>,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// Whether a child that ended will run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Restarting {
+    /// It is being restarted now.
+    Now,
+    /// It is queued until the current backoff ends.
+    AfterBackoff,
+    /// It will not run again (its restart type, `DoNotRestart`, or its supervisor is
+    /// stopping or escalating).
+    No,
+}
+
+/// The kinds of [`Event`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A child started (`restarts` = how many times it had been restarted before).
+    Started {
+        /// The child's name.
+        service: Arc<str>,
+        /// How many restarts preceded this start.
+        restarts: u64,
+    },
+    /// A child panicked.
+    Panicked {
+        /// The child's name.
+        service: Arc<str>,
+        /// The panic message (or a placeholder for a non-string payload).
+        message: String,
+        /// Where it panicked, `file:line:col`, when known.
+        location: Option<String>,
+        /// The backtrace, when `RUST_BACKTRACE` enabled one.
+        backtrace: Option<String>,
+        /// Whether it will run again.
+        restarting: Restarting,
+        /// The supervisor's decayed failure count after this failure.
+        failures: f64,
+    },
+    /// A child returned (with an error, or normally).
+    Terminated {
+        /// The child's name.
+        service: Arc<str>,
+        /// The error it returned; `None` for `Ok(())`.
+        error: Option<String>,
+        /// Whether it will run again.
+        restarting: Restarting,
+        /// The supervisor's decayed failure count after this end (unchanged if it did not count).
+        failures: f64,
+    },
+    /// Intensity was exceeded: restarts pause for `pause`.
+    BackoffStarted {
+        /// How long restarts pause (backoff plus jitter).
+        pause: Duration,
+        /// The failure count that crossed the threshold.
+        failures: f64,
+    },
+    /// The backoff ended; queued children restart.
+    BackoffEnded,
+    /// A child did not stop within its shutdown budget and was aborted.
+    StopTimeout {
+        /// The child's name.
+        service: Arc<str>,
+    },
+    /// Intensity was exceeded in `escalate` mode: the supervisor stops and fails to its parent.
+    Escalated {
+        /// The failure count that crossed the threshold.
+        failures: f64,
+        /// The threshold.
+        threshold: f64,
+    },
+    /// A child asked to terminate the tree; this supervisor stops.
+    TreeTerminated {
+        /// The child that asked.
+        service: Arc<str>,
+    },
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sup = &self.supervisor;
+        match &self.kind {
+            EventKind::Started { service, restarts } => {
+                write!(f, "{sup}: started `{service}` (restarts: {restarts})")
+            }
+            EventKind::Panicked {
+                service,
+                message,
+                location,
+                restarting,
+                ..
+            } => {
+                write!(f, "{sup}: `{service}` panicked: {message}")?;
+                if let Some(location) = location {
+                    write!(f, " at {location}")?;
+                }
+                write!(f, " (restarting: {restarting:?})")
+            }
+            EventKind::Terminated {
+                service,
+                error,
+                restarting,
+                ..
+            } => match error {
+                Some(error) => write!(
+                    f,
+                    "{sup}: `{service}` failed: {error} (restarting: {restarting:?})"
+                ),
+                None => write!(
+                    f,
+                    "{sup}: `{service}` returned (restarting: {restarting:?})"
+                ),
+            },
+            EventKind::BackoffStarted { pause, failures } => {
+                write!(
+                    f,
+                    "{sup}: backing off for {pause:?} after {failures:.2} failures"
+                )
+            }
+            EventKind::BackoffEnded => write!(f, "{sup}: backoff ended, resuming restarts"),
+            EventKind::StopTimeout { service } => {
+                write!(f, "{sup}: `{service}` did not stop in time and was aborted")
+            }
+            EventKind::Escalated {
+                failures,
+                threshold,
+            } => write!(
+                f,
+                "{sup}: intensity exceeded ({failures:.2} > {threshold}), escalating to the parent"
+            ),
+            EventKind::TreeTerminated { service } => {
+                write!(f, "{sup}: `{service}` asked to terminate the tree")
+            }
+        }
+    }
+}
+
+/// The chain of hooks an event is delivered to: a supervisor's own, then its ancestors'.
+pub(crate) struct EventSink {
+    hook: Option<EventHook>,
+    parent: Option<Arc<EventSink>>,
+    active: bool,
+}
+
+impl EventSink {
+    pub(crate) fn new(hook: Option<EventHook>, parent: Option<Arc<EventSink>>) -> Arc<Self> {
+        let active = hook.is_some() || parent.as_ref().is_some_and(|p| p.active);
+        Arc::new(EventSink {
+            hook,
+            parent,
+            active,
+        })
+    }
+
+    /// Whether any hook listens: events are only built when one does.
+    pub(crate) fn is_active(&self) -> bool {
+        self.active
+    }
+
+    pub(crate) fn deliver(&self, event: &Event) {
+        let mut sink = Some(self);
+        while let Some(s) = sink {
+            if let Some(hook) = &s.hook {
+                // A hook that panics must not take its supervisor down with it.
+                let delivered = panic::catch_unwind(AssertUnwindSafe(|| hook(event)));
+                if delivered.is_err() {
+                    tracing::error!(target: "suture", supervisor = %event.supervisor, "event hook panicked");
+                }
+            }
+            sink = s.parent.as_deref();
+        }
+    }
+}
+
+impl fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventSink")
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,57 @@
+//! The guide: how supervision works in suture, and where it differs from Go's suture and OTP.
+//!
+//! # Strategies
+//!
+//! When a child has to restart, the supervisor's [`Strategy`](crate::Strategy) says who
+//! restarts with it: only itself (`OneForOne`), every sibling (`OneForAll`), or itself and
+//! every sibling started after it (`RestForOne`). Siblings are stopped in reverse start order,
+//! each within its shutdown budget, and fully stopped before any of the group starts again.
+//! Temporary siblings are dropped instead of restarted, as in OTP.
+//!
+//! # Restart types
+//!
+//! A child's [`Restart`](crate::Restart) says when it restarts: `Permanent` always (even after
+//! `Ok(())`), `Transient` only after a failure or panic, `Temporary` never. A service can also
+//! end for good with [`ServiceError::do_not_restart`](crate::ServiceError::do_not_restart), or
+//! stop its whole tree with [`ServiceError::terminate_tree`](crate::ServiceError::terminate_tree).
+//!
+//! # Intensity, backoff and escalation
+//!
+//! Every restart counts toward one decaying failure count per supervisor:
+//! `failures = failures * 0.5^(elapsed / half_life) + 1`. While it stays at or below the
+//! threshold, restarts are immediate. Above it, the supervisor either backs off (pauses
+//! restarts for the backoff plus jitter, queueing every child that ends meanwhile, then
+//! resets the count and restarts the queue in order) or escalates (stops its children and
+//! fails to its parent, which handles it like any failing child). The cost is O(1) per
+//! restart, whatever the window.
+//!
+//! # Ordering and shutdown
+//!
+//! Children start in the order they were added. A child with a ready timeout
+//! ([`ChildSpec::ready_within`](crate::ChildSpec::ready_within)) must call
+//! [`Context::ready`](crate::Context::ready) before the next one starts. On shutdown they stop
+//! in reverse order, one at a time, each within its budget; a child still running after its
+//! budget is aborted at its next `.await`, and one that still does not finish (it blocks a
+//! thread) is listed by
+//! [`SupervisorHandle::unstopped_services`](crate::SupervisorHandle::unstopped_services).
+//! Large dynamic pools can use [`ShutdownOrder::Concurrent`](crate::ShutdownOrder::Concurrent).
+//!
+//! # Where suture (Rust) differs from Go's suture
+//!
+//! - Shutdown is ordered (reverse start order), with one budget per child rather than one
+//!   shared deadline; services past their budget are aborted, which Go cannot do.
+//! - A normal return of a transient or temporary child is not a failure (in Go every return is).
+//! - The unstopped report is recursive: it lists blocked services anywhere in the subtree.
+//! - There are restart strategies, restart types, escalation and ordered start, from OTP.
+//! - Adding to a stopped supervisor is an error, not a silent zero token.
+//! - Panics are captured per service (message and location in the event) without printing
+//!   the default panic message for supervised panics.
+//!
+//! # Where it differs from OTP
+//!
+//! - Intensity is a decaying count, not a sliding window of restart timestamps, and it can
+//!   back off instead of escalating.
+//! - A child failing at start-up is handled by the normal policy instead of failing the
+//!   supervisor's own start.
+//! - Children added through a handle belong to the supervisor's value and start again when
+//!   it is served again.

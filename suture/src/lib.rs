@@ -1,0 +1,43 @@
+#![doc = include_str!("../../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(no_crate_inject, attr(deny(warnings))))]
+
+// Lets generated code say `::suture::...` inside this crate's own tests and doctests.
+#[allow(unused_extern_crates)]
+extern crate self as suture;
+
+mod context;
+mod error;
+mod event;
+mod panic;
+mod run;
+mod service;
+mod spec;
+mod supervisor;
+mod tree;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+pub mod guide;
+
+pub use context::Context;
+pub use error::{
+    BoxError, BuildError, IntensityExceeded, NotReady, ServiceError, ServiceResult, SpecError,
+    SupervisorError,
+};
+pub use event::{Event, EventHook, EventKind, Restarting};
+pub use run::run;
+pub use service::{Service, ServiceFn, service_fn};
+pub use spec::{AutoShutdown, ChildSpec, OnExceeded, Restart, Shutdown, ShutdownOrder, Strategy};
+pub use supervisor::{Supervisor, SupervisorBuilder, SupervisorHandle};
+pub use tree::{ChildInfo, ChildState, ChildToken, TreeNode, UnstoppedService};
+
+/// What generated code needs, under one stable path. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::{ChildSpec, Context, Service, ServiceResult, Supervisor, SupervisorHandle};
+    pub use ::core;
+    pub use ::std;
+}

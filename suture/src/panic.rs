@@ -1,0 +1,100 @@
+//! Capturing the message and location of a supervised service's panic.
+//!
+//! A process-wide panic hook, installed once, checks a thread-local flag that is set only
+//! while a supervised service is being polled. For those panics it records the message,
+//! location and (when enabled) backtrace for the supervisor's event instead of printing
+//! them; every other panic goes to the hook that was there before.
+
+use std::any::Any;
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::cell::{Cell, RefCell};
+use std::panic::{self, PanicHookInfo};
+use std::sync::Once;
+
+thread_local! {
+    static SUPERVISED: Cell<bool> = const { Cell::new(false) };
+    static CAPTURED: RefCell<Option<Captured>> = const { RefCell::new(None) };
+}
+
+struct Captured {
+    message: Option<String>,
+    location: Option<String>,
+    backtrace: Option<String>,
+}
+
+/// A panic of a supervised service, as its supervisor reports it.
+pub(crate) struct PanicReport {
+    pub(crate) message: String,
+    pub(crate) location: Option<String>,
+    pub(crate) backtrace: Option<String>,
+    pub(crate) payload: Box<dyn Any + Send>,
+}
+
+/// Installs the capturing hook (once per process).
+pub(crate) fn install_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
+            if SUPERVISED.get() {
+                capture(info);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn capture(info: &PanicHookInfo<'_>) {
+    let backtrace = Backtrace::capture();
+    let captured = Captured {
+        message: info.payload_as_str().map(str::to_owned),
+        location: info.location().map(|l| l.to_string()),
+        backtrace: (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string()),
+    };
+    CAPTURED.with_borrow_mut(|slot| *slot = Some(captured));
+}
+
+/// Marks the current thread as polling a supervised service until dropped.
+pub(crate) struct SupervisedScope {
+    previous: bool,
+}
+
+impl SupervisedScope {
+    pub(crate) fn enter() -> Self {
+        SupervisedScope {
+            previous: SUPERVISED.replace(true),
+        }
+    }
+}
+
+impl Drop for SupervisedScope {
+    fn drop(&mut self) {
+        SUPERVISED.set(self.previous);
+    }
+}
+
+/// Builds the report of a panic just caught on this thread.
+pub(crate) fn report(payload: Box<dyn Any + Send>) -> PanicReport {
+    let captured = CAPTURED.with_borrow_mut(Option::take);
+    let (message, location, backtrace) = match captured {
+        Some(c) => (c.message, c.location, c.backtrace),
+        None => (None, None, None),
+    };
+    let message = message
+        .or_else(|| payload_message(payload.as_ref()).map(str::to_owned))
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    PanicReport {
+        message,
+        location,
+        backtrace,
+        payload,
+    }
+}
+
+fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}

@@ -1,0 +1,245 @@
+//! The [`Service`] contract, [`service_fn`], and the task that runs one incarnation.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::task::Poll;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+use crate::context::Context;
+use crate::error::ServiceResult;
+use crate::panic::{self, PanicReport};
+use crate::spec::ChildSpec;
+use crate::supervisor::SupervisorHandle;
+
+/// A part of the program that a supervisor runs, watches and restarts.
+///
+/// `serve` takes `&mut self`: the *same value* is served again on restart, so a service should
+/// reset its state at the top of `serve`. It returns when it is finished, when it failed, or
+/// soon after `ctx` is cancelled; a service that ignores cancellation is aborted at its next
+/// `.await` once its shutdown budget runs out.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{Context, Service, ServiceResult};
+///
+/// struct Ticker { ticks: u64 }
+///
+/// impl Service for Ticker {
+///     async fn serve(&mut self, ctx: Context) -> ServiceResult {
+///         self.ticks = 0;
+///         while !ctx.is_cancelled() {
+///             tokio::select! {
+///                 _ = ctx.cancelled() => break,
+///                 _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => self.ticks += 1,
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a suture service",
+    label = "this type does not implement `suture::Service`",
+    note = "implement `suture::Service` for it, or derive it with `#[derive(suture::Service)]`"
+)]
+pub trait Service: Send + 'static {
+    /// Runs until finished, failed, or `ctx` is cancelled.
+    fn serve(&mut self, ctx: Context) -> impl Future<Output = ServiceResult> + Send;
+
+    /// The name in logs, events and the tree. Default: the type's short name.
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(short_type_name(std::any::type_name::<Self>()))
+    }
+
+    /// The default supervision policy for this service. Default: [`ChildSpec::new`].
+    fn child_spec(&self) -> ChildSpec {
+        ChildSpec::default()
+    }
+
+    /// The handle of the supervisor this service is, if it is one (for the tree snapshot and
+    /// the unstopped report). Generated code forwards it; users leave it alone.
+    #[doc(hidden)]
+    fn __supervisor_handle(&self) -> Option<SupervisorHandle> {
+        None
+    }
+}
+
+/// `"my_crate::server::Listener<T>"` -> `"Listener"`.
+fn short_type_name(full: &'static str) -> &'static str {
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+/// Makes a service from a name and a closure returning the future to run.
+///
+/// The closure is called again on every restart.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{service_fn, Service};
+///
+/// let worker = service_fn("worker", |ctx| async move {
+///     ctx.cancelled().await;
+///     Ok(())
+/// });
+/// assert_eq!(worker.name(), "worker");
+/// ```
+pub fn service_fn<F, Fut>(name: impl Into<Cow<'static, str>>, f: F) -> ServiceFn<F>
+where
+    F: FnMut(Context) -> Fut + Send + 'static,
+    Fut: Future<Output = ServiceResult> + Send + 'static,
+{
+    ServiceFn {
+        name: name.into(),
+        f,
+    }
+}
+
+/// A service made by [`service_fn`].
+pub struct ServiceFn<F> {
+    name: Cow<'static, str>,
+    f: F,
+}
+
+impl<F> fmt::Debug for ServiceFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceFn")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, Fut> Service for ServiceFn<F>
+where
+    F: FnMut(Context) -> Fut + Send + 'static,
+    Fut: Future<Output = ServiceResult> + Send + 'static,
+{
+    fn serve(&mut self, ctx: Context) -> impl Future<Output = ServiceResult> + Send {
+        (self.f)(ctx)
+    }
+
+    fn name(&self) -> Cow<'static, str> {
+        self.name.clone()
+    }
+}
+
+/// How one incarnation of a child ended.
+pub(crate) enum Outcome {
+    Returned(ServiceResult),
+    Panicked(PanicReport),
+    /// Its task was aborted (or dropped) before `serve` returned.
+    Aborted,
+}
+
+/// The message every incarnation sends its supervisor when it ends, handing the service back.
+pub(crate) struct Exit {
+    pub(crate) id: u64,
+    /// `None` only for an end the supervisor made up (a missed ready deadline).
+    pub(crate) service: Option<Box<dyn DynService>>,
+    pub(crate) outcome: Outcome,
+}
+
+/// The object-safe face of a [`Service`], as a supervisor stores it.
+pub(crate) trait DynService: Send + 'static {
+    fn supervisor_handle(&self) -> Option<SupervisorHandle>;
+    /// Spawns one incarnation; it reports its end on `exits`, even when aborted.
+    fn spawn(
+        self: Box<Self>,
+        id: u64,
+        ctx: Context,
+        exits: UnboundedSender<Exit>,
+    ) -> JoinHandle<()>;
+}
+
+pub(crate) fn boxed<S: Service>(service: S) -> Box<dyn DynService> {
+    Box::new(Holder(service))
+}
+
+struct Holder<S>(S);
+
+impl<S: Service> DynService for Holder<S> {
+    fn supervisor_handle(&self) -> Option<SupervisorHandle> {
+        self.0.__supervisor_handle()
+    }
+
+    fn spawn(
+        self: Box<Self>,
+        id: u64,
+        ctx: Context,
+        exits: UnboundedSender<Exit>,
+    ) -> JoinHandle<()> {
+        // Monomorphic per service type, so the serve future lives inline in the task: one
+        // allocation per restart, the task itself.
+        tokio::spawn(async move {
+            let mut guard = ExitGuard {
+                id,
+                exits,
+                service: Some(self),
+                outcome: None,
+            };
+            if let Some(holder) = guard.service.as_deref_mut() {
+                let outcome = catch_panics(holder.0.serve(ctx)).await;
+                guard.outcome = Some(outcome);
+            }
+        })
+    }
+}
+
+/// Hands the service back to the supervisor however the task ends: returned, panicked,
+/// or dropped by an abort (in which case the serve future is dropped first).
+struct ExitGuard<S: Service> {
+    id: u64,
+    exits: UnboundedSender<Exit>,
+    service: Option<Box<Holder<S>>>,
+    outcome: Option<Outcome>,
+}
+
+impl<S: Service> Drop for ExitGuard<S> {
+    fn drop(&mut self) {
+        if let Some(service) = self.service.take() {
+            let outcome = self.outcome.take().unwrap_or(Outcome::Aborted);
+            // The supervisor may be gone (aborted itself); the service is then dropped here.
+            let _ = self.exits.send(Exit {
+                id: self.id,
+                service: Some(service),
+                outcome,
+            });
+        }
+    }
+}
+
+/// Polls `fut` with panics caught and captured (message, location) instead of printed.
+async fn catch_panics<F: Future<Output = ServiceResult>>(fut: F) -> Outcome {
+    let mut fut = pin!(fut);
+    let polled = std::future::poll_fn(|cx| {
+        let _scope = panic::SupervisedScope::enter();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    })
+    .await;
+    match polled {
+        Ok(result) => Outcome::Returned(result),
+        Err(payload) => Outcome::Panicked(panic::report(payload)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn short_names_drop_paths_and_generics() {
+        assert_eq!(short_type_name("a::b::Listener<c::D>"), "Listener");
+        assert_eq!(short_type_name("Plain"), "Plain");
+    }
+}

@@ -1,0 +1,273 @@
+//! Policies: how a supervisor reacts to its children ([`Strategy`], [`OnExceeded`], ...) and
+//! how each child is treated ([`ChildSpec`]).
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::error::SpecError;
+
+/// Which children restart when one of them has to.
+///
+/// ```text
+/// children a b c, b fails:   one_for_one: b     one_for_all: a b c     rest_for_one: b c
+/// ```
+/// Siblings that restart with the failed child are first stopped in reverse start order
+/// (each within its shutdown budget), then all start again in start order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Only the child that ended restarts.
+    #[default]
+    OneForOne,
+    /// Every child restarts together.
+    OneForAll,
+    /// The child that ended and every child started after it restart.
+    RestForOne,
+}
+
+/// When a child is restarted after it ends (OTP's restart types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Restart {
+    /// Always restarted, even after returning `Ok(())`.
+    #[default]
+    Permanent,
+    /// Restarted only after a failure or a panic; a normal return leaves it stopped.
+    Transient,
+    /// Never restarted; forgotten when it ends.
+    Temporary,
+}
+
+/// How long a child gets to stop once it is told to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Shutdown {
+    /// Wait this long for it to return, then abort its task.
+    Timeout(Duration),
+    /// Abort at once, without a grace period.
+    Abort,
+    /// Wait as long as it takes (the default for supervisors, which bound their own children).
+    Infinity,
+}
+
+/// What a supervisor does when its failure count exceeds the intensity threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum OnExceeded {
+    /// Pause restarts for the backoff (plus jitter), then resume (Go's suture).
+    #[default]
+    Backoff,
+    /// Stop every child and fail to the parent (OTP).
+    Escalate,
+}
+
+/// In which order children are stopped when their supervisor stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ShutdownOrder {
+    /// One at a time, last started first, each within its budget (OTP).
+    #[default]
+    Reverse,
+    /// All at once, each within its own budget (suture; for large dynamic pools).
+    Concurrent,
+}
+
+/// When a supervisor shuts itself down because its significant children have finished (OTP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum AutoShutdown {
+    /// Never.
+    #[default]
+    Never,
+    /// As soon as any significant child ends on its own without being restarted.
+    AnySignificant,
+    /// Once every significant child has ended on its own without being restarted.
+    AllSignificant,
+}
+
+/// How a supervisor treats one child: restart type, shutdown budget, readiness, significance.
+///
+/// A service gives its default through [`Service::child_spec`](crate::Service::child_spec);
+/// [`SupervisorHandle::add_with`](crate::SupervisorHandle::add_with) overrides it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use suture::{ChildSpec, Restart, Shutdown};
+///
+/// let spec = ChildSpec::new()
+///     .restart(Restart::Transient)
+///     .shutdown(Shutdown::Timeout(Duration::from_secs(5)))
+///     .ready_within(Duration::from_secs(10));
+/// assert_eq!(spec.restart_type(), Restart::Transient);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChildSpec {
+    restart: Restart,
+    shutdown: Option<Shutdown>,
+    ready: Option<Duration>,
+    significant: bool,
+    name: Option<Cow<'static, str>>,
+}
+
+impl ChildSpec {
+    /// Permanent, ready immediately, the supervisor's shutdown budget, not significant.
+    pub fn new() -> Self {
+        ChildSpec::default()
+    }
+
+    /// Sets the restart type.
+    #[must_use]
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// Sets the shutdown budget (default: the supervisor's).
+    #[must_use]
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    /// Requires the child to call [`Context::ready`](crate::Context::ready) within `timeout`
+    /// before its next sibling starts; a child that does not has failed its start.
+    #[must_use]
+    pub fn ready_within(mut self, timeout: Duration) -> Self {
+        self.ready = Some(timeout);
+        self
+    }
+
+    /// Marks the child significant for the supervisor's [`AutoShutdown`].
+    #[must_use]
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
+    }
+
+    /// Names the child, instead of the service's own [`name`](crate::Service::name).
+    #[must_use]
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The restart type.
+    pub fn restart_type(&self) -> Restart {
+        self.restart
+    }
+
+    /// The shutdown budget, or `None` for the supervisor's default.
+    pub fn shutdown_budget(&self) -> Option<Shutdown> {
+        self.shutdown
+    }
+
+    /// The ready timeout, or `None` if the child is ready as soon as it starts.
+    pub fn ready_timeout(&self) -> Option<Duration> {
+        self.ready
+    }
+
+    /// Whether the child is significant.
+    pub fn is_significant(&self) -> bool {
+        self.significant
+    }
+
+    /// The name set on the spec, if any.
+    pub fn name_override(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn take_name(&mut self) -> Option<Cow<'static, str>> {
+        self.name.take()
+    }
+
+    /// Checks the spec against the supervisor that will run it.
+    pub(crate) fn validate(
+        &self,
+        child: &str,
+        auto_shutdown: AutoShutdown,
+    ) -> Result<(), SpecError> {
+        if child.is_empty() || child.contains('/') {
+            return Err(SpecError::InvalidName {
+                child: child.to_owned(),
+            });
+        }
+        if self.significant && self.restart == Restart::Permanent {
+            return Err(SpecError::SignificantPermanent {
+                child: child.to_owned(),
+            });
+        }
+        if self.significant && auto_shutdown == AutoShutdown::Never {
+            return Err(SpecError::SignificantWithoutAutoShutdown {
+                child: child.to_owned(),
+            });
+        }
+        if self.ready == Some(Duration::ZERO) {
+            return Err(SpecError::ZeroDuration {
+                child: child.to_owned(),
+                field: "ready",
+            });
+        }
+        if self.shutdown == Some(Shutdown::Timeout(Duration::ZERO)) {
+            return Err(SpecError::ZeroDuration {
+                child: child.to_owned(),
+                field: "shutdown",
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_child_and_the_rule() {
+        let never = AutoShutdown::Never;
+        let any = AutoShutdown::AnySignificant;
+        assert!(ChildSpec::new().validate("a", never).is_ok());
+        assert!(matches!(
+            ChildSpec::new().significant(true).validate("a", any),
+            Err(SpecError::SignificantPermanent { .. })
+        ));
+        assert!(matches!(
+            ChildSpec::new()
+                .restart(Restart::Transient)
+                .significant(true)
+                .validate("a", never),
+            Err(SpecError::SignificantWithoutAutoShutdown { .. })
+        ));
+        assert!(
+            ChildSpec::new()
+                .restart(Restart::Transient)
+                .significant(true)
+                .validate("a", any)
+                .is_ok()
+        );
+        assert!(matches!(
+            ChildSpec::new()
+                .ready_within(Duration::ZERO)
+                .validate("a", never),
+            Err(SpecError::ZeroDuration { field: "ready", .. })
+        ));
+        assert!(matches!(
+            ChildSpec::new()
+                .shutdown(Shutdown::Timeout(Duration::ZERO))
+                .validate("a", never),
+            Err(SpecError::ZeroDuration {
+                field: "shutdown",
+                ..
+            })
+        ));
+        assert!(matches!(
+            ChildSpec::new().validate("a/b", never),
+            Err(SpecError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            ChildSpec::new().validate("", never),
+            Err(SpecError::InvalidName { .. })
+        ));
+    }
+}

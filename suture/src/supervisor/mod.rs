@@ -1,0 +1,699 @@
+//! [`Supervisor`], its [`SupervisorBuilder`] and its cloneable [`SupervisorHandle`].
+
+mod runner;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::context::Context;
+use crate::error::{BuildError, ServiceResult, SupervisorError};
+use crate::event::{Event, EventHook};
+use crate::service::{self, DynService, Service};
+use crate::spec::{AutoShutdown, ChildSpec, OnExceeded, Shutdown, ShutdownOrder, Strategy};
+use crate::tree::{ChildInfo, ChildState, ChildToken, TreeNode, UnstoppedService};
+
+/// A supervisor: runs its children, restarts them by its policy, and stops them in order.
+///
+/// Build one with [`Supervisor::builder`], add children (before or while it runs), then serve
+/// it: as the root with [`suture::run`](crate::run) or [`Supervisor::serve_background`], or as
+/// a child of another supervisor (a supervisor is a [`Service`]).
+///
+/// # Examples
+///
+/// ```
+/// use suture::{service_fn, Context, Service, Supervisor};
+/// ///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut app = Supervisor::builder("app").build().unwrap();
+/// app.add(service_fn("worker", |ctx: Context| async move {
+///     ctx.cancelled().await;
+///     Ok(())
+/// }))
+/// .unwrap();
+///
+/// let stop = CancellationToken::new();
+/// stop.cancel(); // stop at once, for the example
+/// app.serve(Context::new(stop)).await.unwrap();
+/// # }
+/// ```
+pub struct Supervisor {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    children: BTreeMap<u64, Child>,
+}
+
+/// A cloneable handle to a [`Supervisor`]: add, remove and inspect children from anywhere.
+///
+/// Every method returns a typed error instead of panicking or hanging.
+#[derive(Clone)]
+pub struct SupervisorHandle {
+    shared: Arc<Shared>,
+}
+
+/// Builds a [`Supervisor`]; every setting is checked by [`build`](Self::build).
+///
+/// Defaults (Go's suture where it has one): one_for_one; intensity 5 failures with a 30 s
+/// half-life; on exceeding it, back off 15 s with jitter 0.5; 10 s shutdown budget per child;
+/// reverse shutdown order; termination propagates; panics are caught; no auto-shutdown.
+#[must_use]
+pub struct SupervisorBuilder {
+    name: Cow<'static, str>,
+    config: Config,
+    backoff_set: bool,
+}
+
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) strategy: Strategy,
+    pub(crate) threshold: f64,
+    pub(crate) half_life: Duration,
+    pub(crate) on_exceeded: OnExceeded,
+    pub(crate) backoff: Duration,
+    pub(crate) jitter: f64,
+    pub(crate) shutdown: Duration,
+    pub(crate) shutdown_order: ShutdownOrder,
+    pub(crate) propagate_termination: bool,
+    pub(crate) pass_through_panics: bool,
+    pub(crate) auto_shutdown: AutoShutdown,
+    pub(crate) hook: Option<EventHook>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            strategy: Strategy::OneForOne,
+            threshold: 5.0,
+            half_life: Duration::from_secs(30),
+            on_exceeded: OnExceeded::Backoff,
+            backoff: Duration::from_secs(15),
+            jitter: 0.5,
+            shutdown: Duration::from_secs(10),
+            shutdown_order: ShutdownOrder::Reverse,
+            propagate_termination: true,
+            pass_through_panics: false,
+            auto_shutdown: AutoShutdown::Never,
+            hook: None,
+        }
+    }
+}
+
+/// What the supervisor's value and its handles share.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) name: Arc<str>,
+    pub(crate) config: Config,
+    next_child: AtomicU64,
+    lifecycle: Mutex<Lifecycle>,
+    commands: mpsc::UnboundedSender<Command>,
+    unstopped: Mutex<Vec<UnstoppedService>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// Not being served now; children added are kept for the next `serve`.
+    Idle,
+    Running,
+    /// Finished for good (cancelled, terminated, or dropped by its parent).
+    Stopped,
+}
+
+pub(crate) enum Command {
+    Add {
+        id: u64,
+        name: Arc<str>,
+        service: Box<dyn DynService>,
+        spec: ChildSpec,
+    },
+    Remove {
+        id: u64,
+        reply: oneshot::Sender<Result<(), SupervisorError>>,
+        stopped: Option<oneshot::Sender<Result<(), SupervisorError>>>,
+    },
+    Children {
+        reply: oneshot::Sender<Vec<ChildInfo>>,
+    },
+}
+
+/// One child, as its supervisor's value keeps it across restarts of the supervisor.
+pub(crate) struct Child {
+    pub(crate) name: Arc<str>,
+    pub(crate) spec: ChildSpec,
+    /// Present while the child is not running; its task holds it otherwise.
+    pub(crate) service: Option<Box<dyn DynService>>,
+    pub(crate) supervisor: Option<SupervisorHandle>,
+    pub(crate) restarts: u64,
+    pub(crate) started_once: bool,
+    pub(crate) last_error: Option<Arc<str>>,
+    pub(crate) state: ChildState,
+    /// The path, computed at the first start of each serve.
+    pub(crate) path: Option<Arc<str>>,
+    /// The current incarnation, while its task exists.
+    pub(crate) run: Option<runner::Run>,
+}
+
+static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(1);
+
+impl Supervisor {
+    /// Starts building a supervisor named `name` (its path segment; no `/`).
+    pub fn builder(name: impl Into<Cow<'static, str>>) -> SupervisorBuilder {
+        SupervisorBuilder {
+            name: name.into(),
+            config: Config::default(),
+            backoff_set: false,
+        }
+    }
+
+    /// A handle to this supervisor, usable from anywhere while and after it runs.
+    pub fn handle(&self) -> SupervisorHandle {
+        SupervisorHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Adds a child with its own [`Service::child_spec`]; see [`SupervisorHandle::add`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SupervisorHandle::add`].
+    pub fn add<S: Service>(&self, service: S) -> Result<ChildToken, SupervisorError> {
+        self.handle().add(service)
+    }
+
+    /// Adds a child with an explicit spec; see [`SupervisorHandle::add_with`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SupervisorHandle::add_with`].
+    pub fn add_with<S: Service>(
+        &self,
+        service: S,
+        spec: ChildSpec,
+    ) -> Result<ChildToken, SupervisorError> {
+        self.handle().add_with(service, spec)
+    }
+
+    /// Serves this supervisor on a new task and returns once its loop runs and its initial
+    /// children have started (the ones waiting for `ready` included).
+    ///
+    /// The task's output is what [`serve`](Service::serve) returned.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes leaves the spawned supervisor running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, Supervisor};
+    ///     ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// assert!(handle.is_running());
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// assert!(!handle.is_running());
+    /// # }
+    /// ```
+    pub async fn serve_background(mut self, ctx: Context) -> JoinHandle<ServiceResult> {
+        let (started_tx, started_rx) = oneshot::channel();
+        let task =
+            tokio::spawn(async move { runner::serve(&mut self, ctx, Some(started_tx)).await });
+        // An error (the loop ended before starting) just means there is nothing to wait for.
+        let _ = started_rx.await;
+        task
+    }
+}
+
+impl Service for Supervisor {
+    fn serve(&mut self, ctx: Context) -> impl Future<Output = ServiceResult> + Send {
+        runner::serve(self, ctx, None)
+    }
+
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Owned(self.shared.name.to_string())
+    }
+
+    fn child_spec(&self) -> ChildSpec {
+        ChildSpec::new().shutdown(Shutdown::Infinity)
+    }
+
+    fn __supervisor_handle(&self) -> Option<SupervisorHandle> {
+        Some(self.handle())
+    }
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("name", &self.shared.name)
+            .field("children", &self.children.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SupervisorBuilder {
+    /// Which children restart when one must (default [`Strategy::OneForOne`]).
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.config.strategy = strategy;
+        self
+    }
+
+    /// The failure threshold and the half-life of the failure count (default 5 per 30 s).
+    ///
+    /// Each failure does `failures = failures * 0.5^(elapsed / half_life) + 1`; when the
+    /// count exceeds `threshold` (strictly), the supervisor backs off or escalates.
+    pub fn intensity(mut self, threshold: impl Into<f64>, half_life: Duration) -> Self {
+        self.config.threshold = threshold.into();
+        self.config.half_life = half_life;
+        self
+    }
+
+    /// What to do when intensity is exceeded (default [`OnExceeded::Backoff`]).
+    pub fn on_exceeded(mut self, on_exceeded: OnExceeded) -> Self {
+        self.config.on_exceeded = on_exceeded;
+        self
+    }
+
+    /// How long restarts pause when intensity is exceeded, before jitter (default 15 s).
+    pub fn backoff(mut self, backoff: Duration) -> Self {
+        self.config.backoff = backoff;
+        self.backoff_set = true;
+        self
+    }
+
+    /// Jitter as a fraction of the backoff: pause = backoff × (1 + U\[0, jitter)) (default 0.5).
+    pub fn jitter(mut self, jitter: f64) -> Self {
+        self.config.jitter = jitter;
+        self
+    }
+
+    /// Each child's default shutdown budget (default 10 s).
+    pub fn shutdown(mut self, budget: Duration) -> Self {
+        self.config.shutdown = budget;
+        self
+    }
+
+    /// In which order children stop (default [`ShutdownOrder::Reverse`]).
+    pub fn shutdown_order(mut self, order: ShutdownOrder) -> Self {
+        self.config.shutdown_order = order;
+        self
+    }
+
+    /// Whether `TerminateTree` from below passes through this supervisor (default `true`).
+    /// If not, this supervisor stops and returns `DoNotRestart`, so its parent drops it.
+    pub fn propagate_termination(mut self, propagate: bool) -> Self {
+        self.config.propagate_termination = propagate;
+        self
+    }
+
+    /// Re-raise children's panics instead of restarting them (default `false`): the
+    /// supervisor stops its children, then panics with the same payload.
+    pub fn pass_through_panics(mut self, pass_through: bool) -> Self {
+        self.config.pass_through_panics = pass_through;
+        self
+    }
+
+    /// Shut down when significant children finish (default [`AutoShutdown::Never`]).
+    pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
+        self.config.auto_shutdown = auto_shutdown;
+        self
+    }
+
+    /// A callback receiving every event of this supervisor's subtree.
+    pub fn event_hook(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.config.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Checks every setting and builds the supervisor.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the first setting that is zero or out of range: an empty name
+    /// or one containing `/`, a threshold that is not a positive finite number, a zero
+    /// half-life, backoff or shutdown, a jitter outside `0.0..=1.0`, or a backoff given with
+    /// [`OnExceeded::Escalate`].
+    pub fn build(self) -> Result<Supervisor, BuildError> {
+        let c = &self.config;
+        if self.name.is_empty() || self.name.contains('/') {
+            return Err(BuildError::new(
+                "name",
+                "must be non-empty and contain no `/`",
+            ));
+        }
+        if !(c.threshold.is_finite() && c.threshold > 0.0) {
+            return Err(BuildError::new(
+                "intensity",
+                format!(
+                    "threshold must be a positive finite number, got {}",
+                    c.threshold
+                ),
+            ));
+        }
+        if c.half_life.is_zero() {
+            return Err(BuildError::new(
+                "intensity",
+                "half-life must be greater than zero",
+            ));
+        }
+        if c.backoff.is_zero() {
+            return Err(BuildError::new("backoff", "must be greater than zero"));
+        }
+        if self.backoff_set && c.on_exceeded == OnExceeded::Escalate {
+            return Err(BuildError::new(
+                "backoff",
+                "has no effect with `OnExceeded::Escalate`; remove one of the two",
+            ));
+        }
+        if !(c.jitter.is_finite() && (0.0..=1.0).contains(&c.jitter)) {
+            return Err(BuildError::new(
+                "jitter",
+                format!("must be a fraction between 0.0 and 1.0, got {}", c.jitter),
+            ));
+        }
+        if c.shutdown.is_zero() {
+            return Err(BuildError::new(
+                "shutdown",
+                "must be greater than zero (use `Shutdown::Abort` on a child for no grace)",
+            ));
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            id: NEXT_SUPERVISOR.fetch_add(1, Ordering::Relaxed),
+            name: Arc::from(self.name.as_ref()),
+            config: self.config,
+            next_child: AtomicU64::new(0),
+            lifecycle: Mutex::new(Lifecycle::Idle),
+            commands: tx,
+            unstopped: Mutex::new(Vec::new()),
+        });
+        Ok(Supervisor {
+            shared,
+            commands: rx,
+            children: BTreeMap::new(),
+        })
+    }
+}
+
+impl fmt::Debug for SupervisorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupervisorBuilder")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn lifecycle(&self) -> MutexGuard<'_, Lifecycle> {
+        // The lock is never held across user code, so poisoning cannot leave it inconsistent.
+        self.lifecycle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn unstopped(&self) -> MutexGuard<'_, Vec<UnstoppedService>> {
+        self.unstopped.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn name(&self) -> String {
+        self.name.to_string()
+    }
+
+    fn token(&self, child: u64) -> ChildToken {
+        ChildToken {
+            supervisor: self.id,
+            child,
+        }
+    }
+
+    /// Sends a command the loop must answer, or fails at once if the loop is not running.
+    fn request(&self, command: Command) -> Result<(), SupervisorError> {
+        let lifecycle = self.lifecycle();
+        match *lifecycle {
+            // Sent under the lock: the loop drains the channel after leaving `Running`,
+            // so no request is left unanswered.
+            Lifecycle::Running => self.commands.send(command).map_err(|_| self.not_running()),
+            Lifecycle::Idle => Err(self.not_running()),
+            Lifecycle::Stopped => Err(SupervisorError::Stopped {
+                supervisor: self.name(),
+            }),
+        }
+    }
+
+    fn not_running(&self) -> SupervisorError {
+        SupervisorError::NotRunning {
+            supervisor: self.name(),
+        }
+    }
+
+    fn check_token(&self, token: ChildToken) -> Result<(), SupervisorError> {
+        if token.supervisor == self.id {
+            Ok(())
+        } else {
+            Err(SupervisorError::WrongSupervisor {
+                supervisor: self.name(),
+                token_owner: token.supervisor,
+            })
+        }
+    }
+}
+
+impl SupervisorHandle {
+    /// The supervisor's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Whether the supervisor's loop is running now.
+    pub fn is_running(&self) -> bool {
+        *self.shared.lifecycle() == Lifecycle::Running
+    }
+
+    /// Whether the supervisor has stopped for good.
+    pub fn is_stopped(&self) -> bool {
+        *self.shared.lifecycle() == Lifecycle::Stopped
+    }
+
+    /// Adds a child with its own [`Service::child_spec`].
+    ///
+    /// If the supervisor runs, the child starts at once (even during a backoff); otherwise
+    /// it starts when the supervisor is served. Not async, so event hooks may call it.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::Stopped`] if the supervisor has stopped for good;
+    /// [`SupervisorError::InvalidSpec`] if the spec does not fit the supervisor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, Supervisor};
+    ///
+    /// let sup = Supervisor::builder("pool").build().unwrap();
+    /// let token = sup.handle().add(service_fn("job", |ctx| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }));
+    /// assert!(token.is_ok());
+    /// ```
+    pub fn add<S: Service>(&self, service: S) -> Result<ChildToken, SupervisorError> {
+        let spec = service.child_spec();
+        self.add_with(service, spec)
+    }
+
+    /// Adds a child with an explicit spec, overriding the service's own.
+    ///
+    /// # Errors
+    ///
+    /// As [`add`](Self::add).
+    pub fn add_with<S: Service>(
+        &self,
+        service: S,
+        mut spec: ChildSpec,
+    ) -> Result<ChildToken, SupervisorError> {
+        let name: Arc<str> = match spec.take_name() {
+            Some(name) => Arc::from(name.as_ref()),
+            None => Arc::from(service.name().as_ref()),
+        };
+        spec.validate(&name, self.shared.config.auto_shutdown)?;
+        let lifecycle = self.shared.lifecycle();
+        if *lifecycle == Lifecycle::Stopped {
+            return Err(SupervisorError::Stopped {
+                supervisor: self.shared.name(),
+            });
+        }
+        let id = self.shared.next_child.fetch_add(1, Ordering::Relaxed);
+        let command = Command::Add {
+            id,
+            name,
+            service: service::boxed(service),
+            spec,
+        };
+        // The receiver lives in the supervisor's value, so the child is kept even when the
+        // loop is not running; a failed send means the value itself was dropped.
+        self.shared
+            .commands
+            .send(command)
+            .map_err(|_| SupervisorError::Stopped {
+                supervisor: self.shared.name(),
+            })?;
+        drop(lifecycle);
+        Ok(self.shared.token(id))
+    }
+
+    /// Tells a child to stop and forgets it; returns once the supervisor has told it, without
+    /// waiting for it to finish. It still gets its shutdown budget, then is aborted.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::WrongSupervisor`], [`SupervisorError::UnknownChild`] (removed
+    /// twice, or finished), [`SupervisorError::NotRunning`] / [`SupervisorError::Stopped`].
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped after the request was sent, the removal still happens.
+    pub async fn remove(&self, token: ChildToken) -> Result<(), SupervisorError> {
+        self.shared.check_token(token)?;
+        let (reply, answer) = oneshot::channel();
+        self.shared.request(Command::Remove {
+            id: token.child,
+            reply,
+            stopped: None,
+        })?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(self.shared.not_running()))
+    }
+
+    /// Like [`remove`](Self::remove), then waits up to `timeout` for the child to finish.
+    ///
+    /// # Errors
+    ///
+    /// As [`remove`](Self::remove), plus [`SupervisorError::Timeout`] if `timeout` passed
+    /// first, and [`SupervisorError::Unstoppable`] if the child would not stop even when
+    /// aborted.
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped after the request was sent, the removal still happens.
+    pub async fn remove_and_wait(
+        &self,
+        token: ChildToken,
+        timeout: Duration,
+    ) -> Result<(), SupervisorError> {
+        self.shared.check_token(token)?;
+        let (reply, answer) = oneshot::channel();
+        let (stopped, finished) = oneshot::channel();
+        self.shared.request(Command::Remove {
+            id: token.child,
+            reply,
+            stopped: Some(stopped),
+        })?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(self.shared.not_running()))?;
+        match tokio::time::timeout(timeout, finished).await {
+            Ok(Ok(result)) => result,
+            // The loop dropped the sender: it ended, and stopped the child on its way out.
+            Ok(Err(_)) => Ok(()),
+            Err(_) => Err(SupervisorError::Timeout(timeout)),
+        }
+    }
+
+    /// A snapshot of the children, in start order.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NotRunning`] / [`SupervisorError::Stopped`] if the loop is not
+    /// running.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
+        let (reply, answer) = oneshot::channel();
+        self.shared.request(Command::Children { reply })?;
+        answer.await.map_err(|_| self.shared.not_running())
+    }
+
+    /// A live snapshot of the whole subtree, printable with `{}`.
+    ///
+    /// Child supervisors that are not running show no children.
+    ///
+    /// # Errors
+    ///
+    /// As [`children`](Self::children), for this supervisor.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn tree(&self) -> Result<TreeNode, SupervisorError> {
+        let children = self.children().await?;
+        let mut nodes = Vec::with_capacity(children.len());
+        for child in children {
+            let grandchildren = match &child.supervisor {
+                Some(sup) => Box::pin(sup.tree())
+                    .await
+                    .map(|t| t.children)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            nodes.push(TreeNode {
+                name: child.name,
+                path: child.path,
+                state: Some(child.state),
+                restarts: child.restarts,
+                last_error: child.last_error,
+                uptime: child.uptime,
+                children: grandchildren,
+            });
+        }
+        Ok(TreeNode {
+            name: self.shared.name(),
+            path: String::new(),
+            state: None,
+            restarts: 0,
+            last_error: None,
+            uptime: None,
+            children: nodes,
+        })
+    }
+
+    /// The children, in this subtree, that did not finish even after their task was aborted
+    /// at the last shutdown or removal (code blocking a thread). Empty if all stopped.
+    pub fn unstopped_services(&self) -> Vec<UnstoppedService> {
+        self.shared.unstopped().clone()
+    }
+
+    /// Marks the supervisor stopped for good (its parent dropped it).
+    pub(crate) fn mark_stopped(&self) {
+        let mut lifecycle = self.shared.lifecycle();
+        if *lifecycle == Lifecycle::Idle {
+            *lifecycle = Lifecycle::Stopped;
+        }
+    }
+}
+
+impl fmt::Debug for SupervisorHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupervisorHandle")
+            .field("name", &self.shared.name)
+            .field("id", &self.shared.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The child's budget, with the supervisor's default filled in.
+pub(crate) fn budget(spec: &ChildSpec, config: &Config) -> Shutdown {
+    spec.shutdown_budget()
+        .unwrap_or(Shutdown::Timeout(config.shutdown))
+}

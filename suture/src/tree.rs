@@ -1,0 +1,164 @@
+//! Introspection: tokens, per-child snapshots, the printable tree, the unstopped report.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::spec::Restart;
+use crate::supervisor::SupervisorHandle;
+
+/// Identifies one child of one supervisor; returned by `add`, taken by `remove`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChildToken {
+    pub(crate) supervisor: u64,
+    pub(crate) child: u64,
+}
+
+/// Where a child is in its life, as seen by its supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChildState {
+    /// Started, waiting for it to call [`Context::ready`](crate::Context::ready).
+    Starting,
+    /// Running.
+    Running,
+    /// Told to stop; waiting for it within its budget.
+    Stopping,
+    /// Waiting to be restarted (its group is being restarted).
+    Restarting,
+    /// Queued until the supervisor's backoff ends.
+    BackedOff,
+    /// Not running and not going to run unless its supervisor is served again.
+    Stopped,
+}
+
+impl fmt::Display for ChildState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChildState::Starting => "starting",
+            ChildState::Running => "running",
+            ChildState::Stopping => "stopping",
+            ChildState::Restarting => "restarting",
+            ChildState::BackedOff => "backed off",
+            ChildState::Stopped => "stopped",
+        })
+    }
+}
+
+/// A snapshot of one child, from [`SupervisorHandle::children`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ChildInfo {
+    /// Its token.
+    pub token: ChildToken,
+    /// Its name.
+    pub name: String,
+    /// Its path in the tree.
+    pub path: String,
+    /// Its state.
+    pub state: ChildState,
+    /// Its restart type.
+    pub restart: Restart,
+    /// How many times it was restarted.
+    pub restarts: u64,
+    /// The last error or panic message it ended with.
+    pub last_error: Option<String>,
+    /// How long the current incarnation has run, if it is running.
+    pub uptime: Option<Duration>,
+    pub(crate) supervisor: Option<SupervisorHandle>,
+}
+
+impl ChildInfo {
+    /// Whether the child is itself a supervisor.
+    pub fn is_supervisor(&self) -> bool {
+        self.supervisor.is_some()
+    }
+}
+
+/// A live snapshot of a supervisor and its subtree, printable as a tree.
+///
+/// ```text
+/// app
+/// ├── database [running, up 12s]
+/// ├── cache [backed off, 3 restarts, last error: connection refused]
+/// └── listeners [running, up 12s]
+///     └── http [running, up 3s, 1 restart]
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TreeNode {
+    /// The supervisor or child's name.
+    pub name: String,
+    /// Its path.
+    pub path: String,
+    /// Its state; `None` for the supervisor the snapshot was taken of.
+    pub state: Option<ChildState>,
+    /// How many times it was restarted.
+    pub restarts: u64,
+    /// The last error or panic message.
+    pub last_error: Option<String>,
+    /// How long it has run.
+    pub uptime: Option<Duration>,
+    /// Its children, in start order (empty for a leaf or a supervisor that is not running).
+    pub children: Vec<TreeNode>,
+}
+
+impl TreeNode {
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        let Some(state) = self.state else {
+            return Ok(());
+        };
+        write!(f, " [{state}")?;
+        if let Some(uptime) = self.uptime {
+            write!(f, ", up {:.1?}", uptime)?;
+        }
+        match self.restarts {
+            0 => {}
+            1 => f.write_str(", 1 restart")?,
+            n => write!(f, ", {n} restarts")?,
+        }
+        if let Some(error) = &self.last_error {
+            write!(f, ", last error: {error}")?;
+        }
+        f.write_str("]")
+    }
+
+    fn write_children(&self, f: &mut fmt::Formatter<'_>, prefix: &str) -> fmt::Result {
+        for (i, child) in self.children.iter().enumerate() {
+            let last = i + 1 == self.children.len();
+            write!(f, "\n{prefix}{}", if last { "└── " } else { "├── " })?;
+            child.describe(f)?;
+            let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
+            child.write_children(f, &deeper)?;
+        }
+        Ok(())
+    }
+
+    /// Visits this node and every node below it, depth first.
+    pub fn walk(&self, visit: &mut impl FnMut(&TreeNode)) {
+        visit(self);
+        for child in &self.children {
+            child.walk(visit);
+        }
+    }
+}
+
+impl fmt::Display for TreeNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f)?;
+        self.write_children(f, "")
+    }
+}
+
+/// A child that did not finish even after its task was aborted (code blocking a thread),
+/// from [`SupervisorHandle::unstopped_services`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnstoppedService {
+    /// Its path in the tree.
+    pub path: String,
+    /// Its name.
+    pub name: String,
+    /// Its token in its supervisor.
+    pub token: ChildToken,
+}
