@@ -24,6 +24,7 @@ use crate::event::EventSink;
 ///     ctx.cancelled().await;
 ///     Ok(())
 /// }
+/// # let _ = suture::service_fn("example", serve);
 /// ```
 #[derive(Clone)]
 pub struct Context {

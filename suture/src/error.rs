@@ -24,7 +24,7 @@ pub type ServiceResult = Result<(), ServiceError>;
 /// # Examples
 ///
 /// ```
-/// use suture::{ServiceError, ServiceResult};
+/// use suture::ServiceResult;
 ///
 /// fn parse_port(text: &str) -> ServiceResult {
 ///     let _port: u16 = text.parse()?; // ParseIntError converts into ServiceError

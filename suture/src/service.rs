@@ -42,6 +42,7 @@ use crate::supervisor::SupervisorHandle;
 ///         Ok(())
 ///     }
 /// }
+/// # let _ = Ticker { ticks: 0 };
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a suture service",

@@ -30,7 +30,8 @@ use crate::tree::{ChildInfo, ChildState, ChildToken, TreeNode, UnstoppedService}
 ///
 /// ```
 /// use suture::{service_fn, Context, Service, Supervisor};
-/// ///
+/// use tokio_util::sync::CancellationToken;
+///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let mut app = Supervisor::builder("app").build().unwrap();
 /// app.add(service_fn("worker", |ctx: Context| async move {
@@ -213,7 +214,8 @@ impl Supervisor {
     ///
     /// ```
     /// use suture::{Context, Supervisor};
-    ///     ///
+    /// use tokio_util::sync::CancellationToken;
+    ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let sup = Supervisor::builder("app").build().unwrap();
     /// let handle = sup.handle();

@@ -81,10 +81,11 @@ pub(super) async fn serve(
     }
     shared.unstopped().clear();
     panic::install_hook();
+    // A child's context already carries its path (under the name its parent gave it).
     let path: Arc<str> = if ctx.path.is_empty() {
         shared.name.clone()
     } else {
-        Arc::from(format!("{}/{}", ctx.path, shared.name))
+        ctx.path.clone()
     };
     let sink = EventSink::new(shared.config.hook.clone(), ctx.events.clone());
     let (exit_tx, exit_rx) = mpsc::unbounded_channel();
@@ -887,7 +888,7 @@ impl Runner<'_> {
             End::Panicked(report) => {
                 tracing::error!(
                     target: "suture",
-                    supervisor = sup,
+                    supervisor = %sup,
                     service = %name,
                     panic = %report.message,
                     location = report.location.as_deref().unwrap_or("unknown"),
@@ -905,7 +906,7 @@ impl Runner<'_> {
                 });
             }
             End::Failed(error) => {
-                tracing::error!(target: "suture", supervisor = sup, service = %name, error = %format_args!("{error:#}"), ?restarting, failures, "service failed");
+                tracing::error!(target: "suture", supervisor = %sup, service = %name, error = %format_args!("{error:#}"), ?restarting, failures, "service failed");
                 self.emit(|| EventKind::Terminated {
                     service: name.clone(),
                     error: Some(format!("{error:#}")),
@@ -914,7 +915,7 @@ impl Runner<'_> {
                 });
             }
             End::Normal | End::DoNotRestart | End::TerminateTree => {
-                tracing::info!(target: "suture", supervisor = sup, service = %name, ?restarting, "service returned");
+                tracing::info!(target: "suture", supervisor = %sup, service = %name, ?restarting, "service returned");
                 self.emit(|| EventKind::Terminated {
                     service: name.clone(),
                     error: None,
