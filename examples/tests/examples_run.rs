@@ -1,0 +1,167 @@
+//! Runs the README's demo and the multiport example as a user would, so they cannot rot.
+//!
+//! `cargo test` builds the examples before running tests; their binaries sit next to
+//! this test's, under `target/<profile>/examples/`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// Generous bounds: they only turn a hang into a failure, they are never waited out.
+const LINE_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("tests run from target/<profile>/deps");
+    profile_dir.join("examples").join(name)
+}
+
+/// Streams the child's stdout, line by line, to a channel.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn next_listening(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>) -> u16 {
+    loop {
+        let line = lines.recv_timeout(LINE_TIMEOUT).unwrap_or_else(|_| {
+            panic!(
+                "no `listening on` line; output so far:\n{}",
+                seen.join("\n")
+            )
+        });
+        seen.push(line.clone());
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            return addr
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("a port");
+        }
+    }
+}
+
+fn echo_once(port: u16, text: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the echo port accepts");
+    stream
+        .set_read_timeout(Some(LINE_TIMEOUT))
+        .expect("timeout set");
+    stream
+        .write_all(format!("{text}\n").as_bytes())
+        .expect("sent");
+    let mut reply = String::new();
+    let mut reader = BufReader::new(stream);
+    reader.read_line(&mut reply).expect("an echoed line");
+    reply.trim_end().to_owned()
+}
+
+#[test]
+fn tour_shows_crashes_backoff_group_restart_abort_and_ordered_shutdown() {
+    let output = Command::new(example("tour"))
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("the tour example was built by cargo test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "tour failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "service panicked",
+        "cache index corrupted",
+        "backing off",
+        "backoff ended",
+        "feed [backed off",
+        "https [running",
+        "did not stop within its budget",
+        "services that would not stop: []",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "tour output lacks `{expected}`:\n{stdout}"
+        );
+    }
+    // The one_for_all pair restarted together: both show one restart.
+    assert!(stdout.contains("http [running") && stdout.contains("https [running"));
+    // Reverse start order at shutdown (the last time each says so; http also stopped
+    // once before, for its group restart).
+    let position = |needle: &str| {
+        stdout
+            .rfind(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{stdout}"))
+    };
+    assert!(position("https stopped cleanly") < position("http stopped cleanly"));
+    assert!(position("http stopped cleanly") < position("feed stopped cleanly"));
+    assert!(position("cache stopped cleanly") < position("database stopped cleanly"));
+}
+
+#[test]
+fn multiport_echoes_heals_after_an_injected_crash_and_stops_on_sigint() {
+    let mut child = Command::new(example("multiport"))
+        .args(["--ports", "0,0", "--crash-word", "crash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the multiport example was built by cargo test");
+    let lines = lines_of(&mut child);
+    let mut seen = Vec::new();
+    let first = next_listening(&lines, &mut seen);
+    let second = next_listening(&lines, &mut seen);
+    assert_ne!(first, second);
+
+    assert_eq!(echo_once(first, "hello"), "hello");
+    assert_eq!(echo_once(second, "world"), "world");
+
+    // Crash the first port's service; it comes back on the same port.
+    let mut stream = TcpStream::connect(("127.0.0.1", first)).expect("connect");
+    stream.write_all(b"crash\n").expect("sent");
+    stream
+        .set_read_timeout(Some(LINE_TIMEOUT))
+        .expect("timeout set");
+    let mut rest = Vec::new();
+    // The service's end closes the connection: reading returns at EOF.
+    let _ = stream.read_to_end(&mut rest);
+    assert_eq!(
+        next_listening(&lines, &mut seen),
+        first,
+        "restarted on the same port"
+    );
+    assert_eq!(echo_once(first, "again"), "again");
+    assert_eq!(
+        echo_once(second, "still"),
+        "still",
+        "the other port never noticed"
+    );
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let exit = rx
+        .recv_timeout(LINE_TIMEOUT)
+        .expect("multiport exits after SIGINT")
+        .expect("wait");
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+}
