@@ -127,6 +127,20 @@ impl<E: StdError + Send + Sync + 'static> From<E> for ServiceError {
     }
 }
 
+/// So that `?` works in functions returning `Result<_, Box<dyn Error + Send + Sync>>`.
+impl From<ServiceError> for BoxError {
+    fn from(error: ServiceError) -> Self {
+        error.into_boxed()
+    }
+}
+
+/// So that `?` works in `main` functions returning `Result<(), Box<dyn Error>>`.
+impl From<ServiceError> for Box<dyn StdError + 'static> {
+    fn from(error: ServiceError) -> Self {
+        error.into_boxed()
+    }
+}
+
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
