@@ -13,6 +13,16 @@ use crate::error::SpecError;
 /// ```
 /// Siblings that restart with the failed child are first stopped in reverse start order
 /// (each within its shutdown budget), then all start again in start order.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{Strategy, Supervisor};
+///
+/// // Listeners that share a socket pool restart together.
+/// let listeners = Supervisor::builder("listeners").strategy(Strategy::OneForAll).build();
+/// assert!(listeners.is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Strategy {
@@ -26,6 +36,16 @@ pub enum Strategy {
 }
 
 /// When a child is restarted after it ends (OTP's restart types).
+///
+/// # Examples
+///
+/// ```
+/// use suture::{ChildSpec, Restart};
+///
+/// // A migration runs once to completion; it is retried only if it fails.
+/// let spec = ChildSpec::new().restart(Restart::Transient);
+/// assert_eq!(spec.restart_type(), Restart::Transient);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Restart {
@@ -39,6 +59,17 @@ pub enum Restart {
 }
 
 /// How long a child gets to stop once it is told to.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use suture::{ChildSpec, Shutdown};
+///
+/// let flush_logs = ChildSpec::new().shutdown(Shutdown::Timeout(Duration::from_secs(30)));
+/// let stateless = ChildSpec::new().shutdown(Shutdown::Abort);
+/// assert_ne!(flush_logs, stateless);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Shutdown {
@@ -51,6 +82,20 @@ pub enum Shutdown {
 }
 
 /// What a supervisor does when its failure count exceeds the intensity threshold.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use suture::{OnExceeded, Supervisor};
+///
+/// // OTP's behaviour: give up and let the parent decide.
+/// let strict = Supervisor::builder("payments")
+///     .intensity(3, Duration::from_secs(5))
+///     .on_exceeded(OnExceeded::Escalate)
+///     .build();
+/// assert!(strict.is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum OnExceeded {
@@ -62,6 +107,16 @@ pub enum OnExceeded {
 }
 
 /// In which order children are stopped when their supervisor stops.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{ShutdownOrder, Supervisor};
+///
+/// // Ten thousand connection handlers need not stop one by one.
+/// let pool = Supervisor::builder("connections").shutdown_order(ShutdownOrder::Concurrent).build();
+/// assert!(pool.is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum ShutdownOrder {
@@ -73,6 +128,17 @@ pub enum ShutdownOrder {
 }
 
 /// When a supervisor shuts itself down because its significant children have finished (OTP).
+///
+/// # Examples
+///
+/// ```
+/// use suture::{service_fn, AutoShutdown, ChildSpec, Restart, Supervisor};
+///
+/// // A work unit: done when its job is done.
+/// let unit = Supervisor::builder("import").auto_shutdown(AutoShutdown::AnySignificant).build().unwrap();
+/// let job = service_fn("job", |_ctx| async move { Ok(()) });
+/// unit.add_with(job, ChildSpec::new().restart(Restart::Transient).significant(true)).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum AutoShutdown {

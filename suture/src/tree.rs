@@ -7,6 +7,18 @@ use crate::spec::Restart;
 use crate::supervisor::SupervisorHandle;
 
 /// Identifies one child of one supervisor; returned by `add`, taken by `remove`.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{service_fn, Supervisor};
+///
+/// let a = Supervisor::builder("a").build().unwrap();
+/// let b = Supervisor::builder("b").build().unwrap();
+/// let job = || service_fn("job", |_ctx| async move { Ok(()) });
+/// // Tokens are unique per supervisor and per child.
+/// assert_ne!(a.add(job()).unwrap(), b.add(job()).unwrap());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChildToken {
     pub(crate) supervisor: u64,
@@ -45,6 +57,26 @@ impl fmt::Display for ChildState {
 }
 
 /// A snapshot of one child, from [`SupervisorHandle::children`].
+///
+/// # Examples
+///
+/// ```
+/// use suture::{service_fn, ChildState, Context, Supervisor};
+/// use tokio_util::sync::CancellationToken;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app").build().unwrap();
+/// sup.add(service_fn("db", |ctx: Context| async move { ctx.cancelled().await; Ok(()) })).unwrap();
+/// let handle = sup.handle();
+/// let stop = CancellationToken::new();
+/// let task = sup.serve_background(Context::new(stop.clone())).await;
+/// let children = handle.children().await.unwrap();
+/// assert_eq!(children[0].name, "db");
+/// assert_eq!(children[0].state, ChildState::Running);
+/// stop.cancel();
+/// task.await.unwrap().unwrap();
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ChildInfo {
@@ -74,7 +106,8 @@ impl ChildInfo {
     }
 }
 
-/// A live snapshot of a supervisor and its subtree, printable as a tree.
+/// A live snapshot of a supervisor and its subtree, printable as a tree, from
+/// [`SupervisorHandle::tree`]. The shape of what it prints:
 ///
 /// ```text
 /// app
@@ -152,6 +185,14 @@ impl fmt::Display for TreeNode {
 
 /// A child that did not finish even after its task was aborted (code blocking a thread),
 /// from [`SupervisorHandle::unstopped_services`].
+///
+/// # Examples
+///
+/// ```
+/// let sup = suture::Supervisor::builder("app").build().unwrap();
+/// // Nothing ran, so nothing failed to stop.
+/// assert!(sup.handle().unstopped_services().is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UnstoppedService {
