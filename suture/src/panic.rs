@@ -48,7 +48,7 @@ pub(crate) fn install_hook() {
 fn capture(info: &PanicHookInfo<'_>) {
     let backtrace = Backtrace::capture();
     let captured = Captured {
-        message: info.payload_as_str().map(str::to_owned),
+        message: payload_message(info.payload()).map(str::to_owned),
         location: info.location().map(|l| l.to_string()),
         backtrace: (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string()),
     };

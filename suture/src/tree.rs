@@ -143,7 +143,7 @@ impl TreeNode {
         };
         write!(f, " [{state}")?;
         if let Some(uptime) = self.uptime {
-            write!(f, ", up {:.1?}", uptime)?;
+            write!(f, ", up {uptime:.1?}")?;
         }
         match self.restarts {
             0 => {}

@@ -138,8 +138,7 @@ fn observe(
             _ = done_rx.recv() => { stop.cancel(); let _ = (&mut task).await; }
             result = &mut task => { assert!(escalate, "only escalation ends the tree by itself: {result:?}"); }
         }
-        let decisions = seen.lock().unwrap().clone();
-        decisions
+        seen.lock().unwrap().clone()
     })
 }
 

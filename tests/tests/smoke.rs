@@ -33,7 +33,8 @@ async fn failing_child_restarts_then_tree_stops() {
     assert_eq!(starts.load(Ordering::SeqCst), 5);
     let children = handle.children().await.unwrap();
     assert_eq!(children[0].restarts, 4);
-    println!("{}", handle.tree().await.unwrap());
+    let tree = handle.tree().await.unwrap().to_string();
+    assert!(tree.contains("flaky"), "{tree}");
     stop.cancel();
     task.await.unwrap().unwrap();
     assert!(handle.is_stopped());

@@ -190,10 +190,10 @@ impl Runner<'_> {
                 biased;
                 _ = self.ctx.token.cancelled() => return Ending::Cancelled,
                 Some(exit) = self.exit_rx.recv() => {
-                    if let Some(exit) = self.on_exit(exit) {
-                        if let Some(ending) = self.handle_end(exit).await {
-                            return ending;
-                        }
+                    if let Some(exit) = self.on_exit(exit)
+                        && let Some(ending) = self.handle_end(exit).await
+                    {
+                        return ending;
                     }
                 }
                 Some(command) = self.sup.commands.recv() => {
