@@ -1,1 +1,613 @@
-//! Test kit.
+//! A deterministic test kit: scripted services, an event recorder, and helpers to run a tree
+//! on tokio's paused clock.
+//!
+//! Enable it with the `testing` feature (usually in `[dev-dependencies]`). It turns on
+//! tokio's `test-util`, so `#[tokio::test(start_paused = true)]` works: time only moves when
+//! every task is idle, which makes "failed three times, backed off for 15 s, then resumed"
+//! an exact assertion instead of a race.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use suture::Supervisor;
+//! use suture::testing::{EventRecorder, Running, Scripted, Step};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let recorder = EventRecorder::new();
+//! let sup = Supervisor::builder("app")
+//!     .intensity(2, Duration::from_secs(30))
+//!     .backoff(Duration::from_secs(15))
+//!     .jitter(0.0)
+//!     .event_hook(recorder.hook())
+//!     .build()
+//!     .unwrap();
+//! // Fails on its first three starts, then runs until it is told to stop.
+//! let db = Scripted::new("db", [Step::Fail, Step::Fail, Step::Fail, Step::Run]);
+//! let probe = db.probe();
+//! sup.add(db).unwrap();
+//!
+//! let started_at = tokio::time::Instant::now();
+//! let tree = Running::start(sup).await;
+//! probe.wait_for_starts(4).await;
+//! assert_eq!(
+//!     recorder.lines(),
+//!     [
+//!         "app: started db",
+//!         "app: db failed, restarting now",
+//!         "app: started db",
+//!         "app: db failed, restarting now",
+//!         "app: started db",
+//!         // The third failure crosses the threshold of 2: its event follows the backoff's.
+//!         "app: backoff 15s",
+//!         "app: db failed, restarting after backoff",
+//!         "app: backoff ended",
+//!         "app: started db",
+//!     ]
+//! );
+//! // On the paused clock the backoff took exactly its 15 s, and nothing else took time.
+//! assert_eq!(started_at.elapsed(), Duration::from_secs(15));
+//! tree.shutdown().await.unwrap();
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Context, Event, EventKind, Restarting, Service, ServiceError, ServiceResult, Supervisor,
+    SupervisorHandle,
+};
+
+/// What one incarnation of a [`Scripted`] service does.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Step {
+    /// Calls `ctx.ready()`, then runs until cancelled and returns `Ok(())`.
+    Run,
+    /// Returns `Ok(())` at once.
+    Return,
+    /// Returns an error at once (`"scripted failure"`).
+    Fail,
+    /// Panics at once with the message `"scripted panic"`.
+    Panic,
+    /// Panics at once with a non-string payload (an `i32`).
+    PanicWithValue,
+    /// Calls `ctx.ready()`, then returns an error after this long (unless cancelled first).
+    FailAfter(Duration),
+    /// Calls `ctx.ready()`, then returns `Ok(())` after this long (unless cancelled first).
+    ReturnAfter(Duration),
+    /// Calls `ctx.ready()` after this long, then runs until cancelled.
+    ReadyAfter(Duration),
+    /// Returns an error before calling `ctx.ready()`.
+    FailBeforeReady,
+    /// Runs until cancelled without ever calling `ctx.ready()`.
+    NeverReady,
+    /// Calls `ctx.ready()`, runs until cancelled, then takes this long to finish.
+    StopSlowly(Duration),
+    /// Calls `ctx.ready()` and awaits forever, ignoring cancellation (it is aborted after
+    /// its shutdown budget).
+    IgnoreCancel,
+    /// Returns [`ServiceError::do_not_restart`].
+    DoNotRestart,
+    /// Returns [`ServiceError::terminate_tree`].
+    TerminateTree,
+    /// Calls `ctx.ready()`, then fails when the trigger is pulled (or returns `Ok(())` if
+    /// cancelled first).
+    FailOn(Trigger),
+    /// Calls `ctx.ready()`, then panics when the trigger is pulled (or returns `Ok(())` if
+    /// cancelled first).
+    PanicOn(Trigger),
+    /// Calls `ctx.ready()`, then returns `Ok(())` when the trigger is pulled or it is cancelled.
+    ReturnOn(Trigger),
+}
+
+impl fmt::Debug for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Run => f.write_str("Run"),
+            Step::Return => f.write_str("Return"),
+            Step::Fail => f.write_str("Fail"),
+            Step::Panic => f.write_str("Panic"),
+            Step::PanicWithValue => f.write_str("PanicWithValue"),
+            Step::FailAfter(d) => write!(f, "FailAfter({d:?})"),
+            Step::ReturnAfter(d) => write!(f, "ReturnAfter({d:?})"),
+            Step::ReadyAfter(d) => write!(f, "ReadyAfter({d:?})"),
+            Step::FailBeforeReady => f.write_str("FailBeforeReady"),
+            Step::NeverReady => f.write_str("NeverReady"),
+            Step::StopSlowly(d) => write!(f, "StopSlowly({d:?})"),
+            Step::IgnoreCancel => f.write_str("IgnoreCancel"),
+            Step::DoNotRestart => f.write_str("DoNotRestart"),
+            Step::TerminateTree => f.write_str("TerminateTree"),
+            Step::FailOn(_) => f.write_str("FailOn(..)"),
+            Step::PanicOn(_) => f.write_str("PanicOn(..)"),
+            Step::ReturnOn(_) => f.write_str("ReturnOn(..)"),
+        }
+    }
+}
+
+/// A switch a test pulls to make a [`Step::FailOn`], [`Step::PanicOn`] or [`Step::ReturnOn`]
+/// incarnation end. Pulling it before the incarnation waits is remembered, once per pull.
+///
+/// # Examples
+///
+/// ```
+/// use suture::testing::{Scripted, Step, Trigger};
+///
+/// let crash = Trigger::new();
+/// let svc = Scripted::new("worker", [Step::FailOn(crash.clone()), Step::Run]);
+/// // ... start it under a supervisor, then:
+/// crash.pull();
+/// # drop(svc);
+/// ```
+#[derive(Clone, Default)]
+pub struct Trigger(Arc<Notify>);
+
+impl Trigger {
+    /// A trigger nobody has pulled.
+    pub fn new() -> Self {
+        Trigger::default()
+    }
+
+    /// Ends the incarnation waiting on it (or the next one to wait).
+    pub fn pull(&self) {
+        self.0.notify_one();
+    }
+
+    async fn pulled(&self) {
+        self.0.notified().await;
+    }
+}
+
+impl fmt::Debug for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Trigger")
+    }
+}
+
+/// A service that follows a script: the n-th start runs the n-th [`Step`], and the last step
+/// repeats forever. Its [`Probe`] counts starts and ends.
+#[derive(Debug)]
+pub struct Scripted {
+    name: Arc<str>,
+    steps: Vec<Step>,
+    probe: Probe,
+}
+
+impl Scripted {
+    /// A scripted service named `name`. An empty script means [`Step::Run`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{Scripted, Step};
+    /// // Panics once, then behaves.
+    /// let svc = Scripted::new("cache", [Step::Panic, Step::Run]);
+    /// assert_eq!(svc.probe().starts(), 0);
+    /// ```
+    pub fn new(name: &str, steps: impl IntoIterator<Item = Step>) -> Self {
+        Scripted {
+            name: Arc::from(name),
+            steps: steps.into_iter().collect(),
+            probe: Probe::default(),
+        }
+    }
+
+    /// A service that runs until cancelled, every time.
+    pub fn running(name: &str) -> Self {
+        Scripted::new(name, [Step::Run])
+    }
+
+    /// The probe observing this service (cloneable, usable after the service moved).
+    pub fn probe(&self) -> Probe {
+        self.probe.clone()
+    }
+
+    fn step(&self, start: u64) -> Step {
+        let index = usize::try_from(start).unwrap_or(usize::MAX);
+        self.steps
+            .get(index)
+            .or(self.steps.last())
+            .cloned()
+            .unwrap_or(Step::Run)
+    }
+}
+
+impl Service for Scripted {
+    fn serve(&mut self, ctx: Context) -> impl Future<Output = ServiceResult> + Send {
+        let start = self.probe.0.starts.fetch_add(1, Ordering::SeqCst);
+        self.probe.0.changed.notify_waiters();
+        let step = self.step(start);
+        let probe = self.probe.clone();
+        async move {
+            // Counts the end even when the incarnation panics or is aborted.
+            let _end = EndGuard(probe);
+            run_step(step, &ctx).await
+        }
+    }
+
+    fn name(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Owned(self.name.to_string())
+    }
+}
+
+async fn run_step(step: Step, ctx: &Context) -> ServiceResult {
+    let failure = || Err(ServiceError::msg("scripted failure"));
+    match step {
+        Step::Run => {
+            ctx.ready();
+            ctx.cancelled().await;
+            Ok(())
+        }
+        Step::Return => Ok(()),
+        Step::Fail | Step::FailBeforeReady => failure(),
+        Step::Panic => panic!("scripted panic"),
+        Step::PanicWithValue => std::panic::panic_any(7_i32),
+        Step::FailAfter(after) => {
+            ctx.ready();
+            tokio::select! {
+                _ = ctx.cancelled() => Ok(()),
+                _ = tokio::time::sleep(after) => failure(),
+            }
+        }
+        Step::ReturnAfter(after) => {
+            ctx.ready();
+            tokio::select! {
+                _ = ctx.cancelled() => {}
+                _ = tokio::time::sleep(after) => {}
+            }
+            Ok(())
+        }
+        Step::ReadyAfter(after) => {
+            tokio::select! {
+                _ = ctx.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(after) => ctx.ready(),
+            }
+            ctx.cancelled().await;
+            Ok(())
+        }
+        Step::NeverReady => {
+            ctx.cancelled().await;
+            Ok(())
+        }
+        Step::StopSlowly(linger) => {
+            ctx.ready();
+            ctx.cancelled().await;
+            tokio::time::sleep(linger).await;
+            Ok(())
+        }
+        Step::IgnoreCancel => {
+            ctx.ready();
+            std::future::pending::<ServiceResult>().await
+        }
+        Step::DoNotRestart => Err(ServiceError::do_not_restart()),
+        Step::TerminateTree => Err(ServiceError::terminate_tree()),
+        Step::FailOn(trigger) => {
+            ctx.ready();
+            tokio::select! {
+                _ = ctx.cancelled() => Ok(()),
+                _ = trigger.pulled() => failure(),
+            }
+        }
+        Step::PanicOn(trigger) => {
+            ctx.ready();
+            tokio::select! {
+                _ = ctx.cancelled() => Ok(()),
+                _ = trigger.pulled() => panic!("scripted panic"),
+            }
+        }
+        Step::ReturnOn(trigger) => {
+            ctx.ready();
+            tokio::select! {
+                _ = ctx.cancelled() => {}
+                _ = trigger.pulled() => {}
+            }
+            Ok(())
+        }
+    }
+}
+
+struct EndGuard(Probe);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        self.0.0.ends.fetch_add(1, Ordering::SeqCst);
+        self.0.0.changed.notify_waiters();
+    }
+}
+
+/// Counts the starts and ends of a [`Scripted`] service, and waits for them.
+///
+/// An *end* is any way an incarnation finishes: it returned, panicked, or was aborted.
+#[derive(Clone, Default)]
+pub struct Probe(Arc<ProbeState>);
+
+#[derive(Default)]
+struct ProbeState {
+    starts: AtomicU64,
+    ends: AtomicU64,
+    changed: Notify,
+}
+
+impl Probe {
+    /// How many times the service was started.
+    pub fn starts(&self) -> u64 {
+        self.0.starts.load(Ordering::SeqCst)
+    }
+
+    /// How many incarnations have finished.
+    pub fn ends(&self) -> u64 {
+        self.0.ends.load(Ordering::SeqCst)
+    }
+
+    /// Whether an incarnation is running now.
+    pub fn is_running(&self) -> bool {
+        self.starts() > self.ends()
+    }
+
+    /// Waits until the service has been started at least `n` times.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes counters.
+    pub async fn wait_for_starts(&self, n: u64) {
+        self.wait_until(|p| p.starts() >= n).await;
+    }
+
+    /// Waits until at least `n` incarnations have finished.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes counters.
+    pub async fn wait_for_ends(&self, n: u64) {
+        self.wait_until(|p| p.ends() >= n).await;
+    }
+
+    async fn wait_until(&self, done: impl Fn(&Probe) -> bool) {
+        loop {
+            let changed = self.0.changed.notified();
+            if done(self) {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Probe")
+            .field("starts", &self.starts())
+            .field("ends", &self.ends())
+            .finish()
+    }
+}
+
+/// Records every event of a tree, for exact assertions on what happened and in which order.
+///
+/// Install it with [`SupervisorBuilder::event_hook`](crate::SupervisorBuilder::event_hook)`(recorder.hook())`
+/// on the root: a hook sees the events of its supervisor's whole subtree.
+#[derive(Clone, Default)]
+pub struct EventRecorder(Arc<RecorderState>);
+
+#[derive(Default)]
+struct RecorderState {
+    events: Mutex<Vec<Event>>,
+    changed: Notify,
+}
+
+impl EventRecorder {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        EventRecorder::default()
+    }
+
+    /// The hook to give to the supervisor builder.
+    pub fn hook(&self) -> impl Fn(&Event) + Send + Sync + 'static {
+        let state = self.0.clone();
+        move |event: &Event| {
+            lock(&state.events).push(event.clone());
+            state.changed.notify_waiters();
+        }
+    }
+
+    /// Every event recorded so far, oldest first.
+    pub fn events(&self) -> Vec<Event> {
+        lock(&self.0.events).clone()
+    }
+
+    /// Every event recorded so far, each as one short line (see [`describe`]).
+    pub fn lines(&self) -> Vec<String> {
+        lock(&self.0.events).iter().map(describe).collect()
+    }
+
+    /// How many recorded events match `filter`.
+    pub fn count(&self, filter: impl Fn(&Event) -> bool) -> usize {
+        lock(&self.0.events).iter().filter(|e| filter(e)).count()
+    }
+
+    /// Forgets what was recorded so far.
+    pub fn clear(&self) {
+        lock(&self.0.events).clear();
+    }
+
+    /// Waits until `n` recorded events (counting those already recorded) match `filter`, and
+    /// returns the n-th.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes the record.
+    pub async fn wait_for_nth(&self, n: usize, filter: impl Fn(&Event) -> bool) -> Event {
+        loop {
+            let changed = self.0.changed.notified();
+            if let Some(found) = lock(&self.0.events)
+                .iter()
+                .filter(|e| filter(e))
+                .nth(n.saturating_sub(1))
+            {
+                return found.clone();
+            }
+            changed.await;
+        }
+    }
+
+    /// Waits until a recorded event (counting those already recorded) matches `filter`, and
+    /// returns the first that does.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes the record.
+    pub async fn wait_for(&self, filter: impl Fn(&Event) -> bool) -> Event {
+        self.wait_for_nth(1, filter).await
+    }
+
+    /// Waits until the short line of some recorded event equals `line` (see [`describe`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes the record.
+    pub async fn wait_for_line(&self, line: &str) -> Event {
+        self.wait_for(|e| describe(e) == line).await
+    }
+}
+
+impl fmt::Debug for EventRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventRecorder")
+            .field("events", &lock(&self.0.events).len())
+            .finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking assertion elsewhere must not hide the record.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One short, stable line for an event, made for exact assertions on sequences:
+///
+/// | event | line |
+/// |---|---|
+/// | started | `app: started db` |
+/// | returned an error | `app: db failed, restarting now` (or `after backoff`, `no restart`) |
+/// | returned `Ok` | `app: db returned, no restart` |
+/// | panicked | `app: db panicked, restarting now` |
+/// | backoff started / ended | `app: backoff 15s`, `app: backoff ended` |
+/// | stop time-out | `app: db stop timeout` |
+/// | escalated | `app: escalated` |
+/// | tree terminated | `app: db terminated the tree` |
+///
+/// Failure counts, messages and locations are left out; read [`Event::kind`] for those.
+pub fn describe(event: &Event) -> String {
+    let sup = &event.supervisor;
+    let restarting = |r: &Restarting| match r {
+        Restarting::Now => "restarting now",
+        Restarting::AfterBackoff => "restarting after backoff",
+        _ => "no restart",
+    };
+    match &event.kind {
+        EventKind::Started { service, .. } => format!("{sup}: started {service}"),
+        EventKind::Panicked {
+            service,
+            restarting: r,
+            ..
+        } => format!("{sup}: {service} panicked, {}", restarting(r)),
+        EventKind::Terminated {
+            service,
+            error,
+            restarting: r,
+            ..
+        } => {
+            let how = if error.is_some() {
+                "failed"
+            } else {
+                "returned"
+            };
+            format!("{sup}: {service} {how}, {}", restarting(r))
+        }
+        EventKind::BackoffStarted { pause, .. } => format!("{sup}: backoff {pause:?}"),
+        EventKind::BackoffEnded => format!("{sup}: backoff ended"),
+        EventKind::StopTimeout { service } => format!("{sup}: {service} stop timeout"),
+        EventKind::Escalated { .. } => format!("{sup}: escalated"),
+        EventKind::TreeTerminated { service } => format!("{sup}: {service} terminated the tree"),
+        #[allow(unreachable_patterns)]
+        other => format!("{sup}: {other:?}"),
+    }
+}
+
+/// A supervisor served in the background of a test, with the token that stops it.
+#[derive(Debug)]
+pub struct Running {
+    /// The supervisor's handle.
+    pub handle: SupervisorHandle,
+    /// Cancelling it stops the tree (as [`Running::shutdown`] does).
+    pub token: CancellationToken,
+    task: JoinHandle<ServiceResult>,
+}
+
+impl Running {
+    /// Serves `sup` in the background; returns once its loop runs (its first children are
+    /// being started).
+    pub async fn start(sup: Supervisor) -> Self {
+        let handle = sup.handle();
+        let token = CancellationToken::new();
+        let task = sup.serve_background(Context::new(token.clone())).await;
+        Running {
+            handle,
+            token,
+            task,
+        }
+    }
+
+    /// Cancels the tree and waits for it to stop; returns what its `serve` returned.
+    ///
+    /// # Panics
+    ///
+    /// If the supervisor's task panicked (only with `pass_through_panics`), the panic is
+    /// resumed here so that the test fails with it.
+    pub async fn shutdown(self) -> ServiceResult {
+        self.token.cancel();
+        self.join().await
+    }
+
+    /// Waits for the tree to stop by itself (escalation, auto-shutdown, `TerminateTree`).
+    ///
+    /// # Panics
+    ///
+    /// As [`Running::shutdown`].
+    pub async fn join(self) -> ServiceResult {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => match e.try_into_panic() {
+                Ok(payload) => std::panic::resume_unwind(payload),
+                Err(e) => panic!("the supervisor task was cancelled: {e}"),
+            },
+        }
+    }
+
+    /// Whether the tree's task has finished.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+/// Lets every task run until all are idle, on a paused clock, then advances time by at most
+/// one millisecond (tokio's timer resolution).
+///
+/// Use it after an action whose effects you want settled before asserting ("nothing more
+/// happens"); prefer waiting on a [`Probe`] or an [`EventRecorder`] for "this happens".
+///
+/// # Cancel safety
+///
+/// Cancel safe.
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
