@@ -180,6 +180,7 @@ pub struct Scripted {
     name: Arc<str>,
     steps: Vec<Step>,
     probe: Probe,
+    journal: Option<Journal>,
 }
 
 impl Scripted {
@@ -198,7 +199,27 @@ impl Scripted {
             name: Arc::from(name),
             steps: steps.into_iter().collect(),
             probe: Probe::default(),
+            journal: None,
         }
+    }
+
+    /// Also writes `"NAME started"` and `"NAME ended"` to `journal` at each start and end, so
+    /// that the order of starts and stops across services can be asserted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{Journal, Scripted};
+    /// let journal = Journal::new();
+    /// let a = Scripted::running("a").journal(&journal);
+    /// let b = Scripted::running("b").journal(&journal);
+    /// // ... run both under a supervisor and stop it, then:
+    /// // assert_eq!(journal.entries(), ["a started", "b started", "b ended", "a ended"]);
+    /// # drop((a, b));
+    /// ```
+    pub fn journal(mut self, journal: &Journal) -> Self {
+        self.journal = Some(journal.clone());
+        self
     }
 
     /// A service that runs until cancelled, every time.
@@ -226,10 +247,17 @@ impl Service for Scripted {
         let start = self.probe.0.starts.fetch_add(1, Ordering::SeqCst);
         self.probe.0.changed.notify_waiters();
         let step = self.step(start);
-        let probe = self.probe.clone();
+        if let Some(journal) = &self.journal {
+            journal.write(format!("{} started", self.name));
+        }
+        let end = EndGuard {
+            probe: self.probe.clone(),
+            name: self.name.clone(),
+            journal: self.journal.clone(),
+        };
         async move {
             // Counts the end even when the incarnation panics or is aborted.
-            let _end = EndGuard(probe);
+            let _end = end;
             run_step(step, &ctx).await
         }
     }
@@ -315,12 +343,51 @@ async fn run_step(step: Step, ctx: &Context) -> ServiceResult {
     }
 }
 
-struct EndGuard(Probe);
+struct EndGuard {
+    probe: Probe,
+    name: Arc<str>,
+    journal: Option<Journal>,
+}
 
 impl Drop for EndGuard {
     fn drop(&mut self) {
-        self.0.0.ends.fetch_add(1, Ordering::SeqCst);
-        self.0.0.changed.notify_waiters();
+        if let Some(journal) = &self.journal {
+            journal.write(format!("{} ended", self.name));
+        }
+        self.probe.0.ends.fetch_add(1, Ordering::SeqCst);
+        self.probe.0.changed.notify_waiters();
+    }
+}
+
+/// An ordered log shared by several [`Scripted`] services (see [`Scripted::journal`]).
+#[derive(Clone, Default)]
+pub struct Journal(Arc<Mutex<Vec<String>>>);
+
+impl Journal {
+    /// An empty journal.
+    pub fn new() -> Self {
+        Journal::default()
+    }
+
+    /// Everything written so far, oldest first.
+    pub fn entries(&self) -> Vec<String> {
+        lock(&self.0).clone()
+    }
+
+    /// Forgets what was written so far.
+    pub fn clear(&self) {
+        lock(&self.0).clear();
+    }
+
+    /// Adds an entry (tests may write their own marks between the services' entries).
+    pub fn write(&self, entry: impl Into<String>) {
+        lock(&self.0).push(entry.into());
+    }
+}
+
+impl fmt::Debug for Journal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(lock(&self.0).iter()).finish()
     }
 }
 
