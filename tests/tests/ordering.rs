@@ -1,0 +1,238 @@
+//! Ordered start-up (readiness), ordered shutdown with budgets, abort, and the unstopped report.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use suture::testing::{EventRecorder, Journal, Running, Scripted, Step, describe};
+use suture::{
+    ChildSpec, Context, EventKind, NotReady, Shutdown, ShutdownOrder, Supervisor, service_fn,
+};
+use tokio::time::Instant;
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn ready_within(secs: u64) -> ChildSpec {
+    ChildSpec::default().ready_within(Duration::from_secs(secs))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_with_a_ready_timeout_delays_the_next_start_until_ready() {
+    let (recorder, journal) = (EventRecorder::new(), Journal::new());
+    let sup = Supervisor::builder("app")
+        .event_hook(recorder.hook())
+        .build()
+        .unwrap();
+    sup.add_with(
+        Scripted::new("db", [Step::ReadyAfter(3 * SECOND)]).journal(&journal),
+        ready_within(10),
+    )
+    .unwrap();
+    sup.add(Scripted::running("web").journal(&journal)).unwrap();
+    let begin = Instant::now();
+    let tree = Running::start(sup).await;
+    recorder.wait_for_line("app: started web").await;
+    assert_eq!(begin.elapsed(), 3 * SECOND);
+    assert_eq!(journal.entries(), ["db started", "web started"]);
+    tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_ready_in_time_is_a_failed_start_handled_by_the_policy() {
+    let recorder = EventRecorder::new();
+    let sup = Supervisor::builder("app")
+        .intensity(10, Duration::from_secs(30))
+        .event_hook(recorder.hook())
+        .build()
+        .unwrap();
+    sup.add_with(
+        Scripted::new("db", [Step::NeverReady, Step::FailBeforeReady, Step::Run]),
+        ready_within(2),
+    )
+    .unwrap();
+    sup.add(Scripted::running("web")).unwrap();
+    let begin = Instant::now();
+    let tree = Running::start(sup).await;
+    recorder.wait_for_line("app: started web").await;
+    assert_eq!(
+        begin.elapsed(),
+        2 * SECOND,
+        "web waited for db's ready timeout"
+    );
+    recorder
+        .wait_for_nth(3, |e| describe(e) == "app: started db")
+        .await;
+    // The failed start is handled by the policy, and start-up goes on with the next child.
+    assert_eq!(
+        recorder.lines(),
+        [
+            "app: started db",
+            "app: started web",
+            "app: db failed, restarting now",
+            "app: started db",
+            "app: db failed, restarting now",
+            "app: started db",
+        ]
+    );
+    let EventKind::Terminated { error, .. } = &recorder.events()[2].kind else {
+        panic!("expected a termination")
+    };
+    assert_eq!(
+        error.as_deref(),
+        Some(NotReady(2 * SECOND).to_string().as_str())
+    );
+    tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_is_in_reverse_start_order_one_child_at_a_time() {
+    let journal = Journal::new();
+    let sup = Supervisor::builder("app").build().unwrap();
+    for name in ["a", "b", "c"] {
+        sup.add(Scripted::new(name, [Step::StopSlowly(SECOND)]).journal(&journal))
+            .unwrap();
+    }
+    let tree = Running::start(sup).await;
+    suture::testing::settle().await;
+    let begin = Instant::now();
+    tree.shutdown().await.unwrap();
+    assert_eq!(
+        begin.elapsed(),
+        3 * SECOND,
+        "each child stops after the next"
+    );
+    assert_eq!(&journal.entries()[3..], ["c ended", "b ended", "a ended"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_shutdown_gives_every_child_its_budget_at_once() {
+    let journal = Journal::new();
+    let sup = Supervisor::builder("pool")
+        .shutdown_order(ShutdownOrder::Concurrent)
+        .build()
+        .unwrap();
+    for name in ["a", "b", "c"] {
+        sup.add(Scripted::new(name, [Step::StopSlowly(SECOND)]).journal(&journal))
+            .unwrap();
+    }
+    let tree = Running::start(sup).await;
+    suture::testing::settle().await;
+    let begin = Instant::now();
+    tree.shutdown().await.unwrap();
+    assert_eq!(begin.elapsed(), SECOND);
+    assert_eq!(journal.entries().len(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_ignoring_cancellation_is_aborted_after_its_budget() {
+    let (recorder, journal) = (EventRecorder::new(), Journal::new());
+    let sup = Supervisor::builder("app")
+        .shutdown(Duration::from_secs(10))
+        .event_hook(recorder.hook())
+        .build()
+        .unwrap();
+    sup.add(Scripted::running("first").journal(&journal))
+        .unwrap();
+    sup.add_with(
+        Scripted::new("stubborn", [Step::IgnoreCancel]).journal(&journal),
+        ChildSpec::default().shutdown(Shutdown::Timeout(2 * SECOND)),
+    )
+    .unwrap();
+    sup.add(Scripted::new("default", [Step::IgnoreCancel]).journal(&journal))
+        .unwrap();
+    sup.add_with(
+        Scripted::new("abort", [Step::IgnoreCancel]).journal(&journal),
+        ChildSpec::default().shutdown(Shutdown::Abort),
+    )
+    .unwrap();
+    let handle = sup.handle();
+    let tree = Running::start(sup).await;
+    suture::testing::settle().await;
+    let begin = Instant::now();
+    tree.shutdown().await.unwrap();
+    // `abort` at once, `default` after the supervisor's 10 s, `stubborn` after its own 2 s.
+    assert_eq!(begin.elapsed(), 12 * SECOND);
+    assert_eq!(
+        &journal.entries()[4..],
+        [
+            "abort ended",
+            "default ended",
+            "stubborn ended",
+            "first ended"
+        ]
+    );
+    let timeouts: Vec<String> = recorder
+        .events()
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::StopTimeout { .. }))
+        .map(describe)
+        .collect();
+    assert_eq!(
+        timeouts,
+        ["app: default stop timeout", "app: stubborn stop timeout"],
+        "an `abort` child is not late: it has no budget"
+    );
+    assert!(handle.unstopped_services().is_empty());
+    assert!(handle.is_stopped());
+}
+
+/// A child that blocks its thread cannot be aborted: it is reported, with its path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_blocking_its_thread_is_reported_as_unstopped() {
+    let (blocking, blocked) = mpsc::channel::<()>();
+    let (release, released) = mpsc::channel::<()>();
+    let released = std::sync::Arc::new(std::sync::Mutex::new(released));
+    let inner = Supervisor::builder("inner").build().unwrap();
+    inner
+        .add_with(
+            service_fn("blocker", move |ctx: Context| {
+                let blocking = blocking.clone();
+                let released = released.clone();
+                async move {
+                    ctx.cancelled().await;
+                    let _ = blocking.send(());
+                    // Blocks this worker thread until the test releases it.
+                    let _ = released.lock().unwrap().recv();
+                    Ok(())
+                }
+            }),
+            ChildSpec::default().shutdown(Shutdown::Timeout(Duration::from_millis(20))),
+        )
+        .unwrap();
+    let inner_handle = inner.handle();
+    let root = Supervisor::builder("root").build().unwrap();
+    root.add(inner).unwrap();
+    let root_handle = root.handle();
+    let tree = Running::start(root).await;
+    while root_handle
+        .tree()
+        .await
+        .unwrap()
+        .to_string()
+        .matches("running")
+        .count()
+        < 2
+    {
+        tokio::task::yield_now().await;
+    }
+    let stopping = tokio::spawn(tree.shutdown());
+    tokio::task::spawn_blocking(move || blocked.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    stopping.await.unwrap().unwrap();
+
+    let unstopped = inner_handle.unstopped_services();
+    assert_eq!(unstopped.len(), 1, "{unstopped:?}");
+    assert_eq!(unstopped[0].name, "blocker");
+    assert_eq!(unstopped[0].path, "root/inner/blocker");
+    let from_root = root_handle.unstopped_services();
+    assert_eq!(
+        from_root
+            .iter()
+            .map(|u| u.path.as_str())
+            .collect::<Vec<_>>(),
+        ["root/inner/blocker"],
+        "the report is recursive"
+    );
+    release.send(()).unwrap();
+}
