@@ -1,0 +1,225 @@
+//! Every misuse of the public API is a typed error: never a panic, never a hang.
+
+use std::time::Duration;
+
+use suture::testing::{Running, Scripted, Step};
+use suture::{
+    AutoShutdown, ChildSpec, Context, OnExceeded, Restart, Shutdown, SpecError, Supervisor,
+    SupervisorError,
+};
+use tokio_util::sync::CancellationToken;
+
+fn field_of(builder: suture::SupervisorBuilder) -> &'static str {
+    builder.build().unwrap_err().field()
+}
+
+#[test]
+fn the_builder_names_the_field_at_fault() {
+    let b = || Supervisor::builder("app");
+    assert_eq!(field_of(Supervisor::builder("")), "name");
+    assert_eq!(field_of(Supervisor::builder("a/b")), "name");
+    for threshold in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert_eq!(
+            field_of(b().intensity(threshold, Duration::from_secs(1))),
+            "intensity"
+        );
+    }
+    assert_eq!(field_of(b().intensity(5, Duration::ZERO)), "intensity");
+    assert_eq!(field_of(b().backoff(Duration::ZERO)), "backoff");
+    for jitter in [-0.1, 1.5, f64::NAN] {
+        assert_eq!(field_of(b().jitter(jitter)), "jitter");
+    }
+    assert_eq!(field_of(b().shutdown(Duration::ZERO)), "shutdown");
+    let contradictory = b()
+        .backoff(Duration::from_secs(1))
+        .on_exceeded(OnExceeded::Escalate);
+    let error = contradictory.build().unwrap_err();
+    assert_eq!(error.field(), "backoff");
+    assert!(error.to_string().contains("backoff"), "{error}");
+    assert!(b().jitter(0.0).build().is_ok());
+    assert!(b().jitter(1.0).build().is_ok());
+}
+
+#[test]
+fn bad_child_specs_are_rejected_when_added() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let add = |spec: ChildSpec| sup.add_with(Scripted::running("svc"), spec).unwrap_err();
+    assert!(matches!(
+        add(ChildSpec::default()
+            .significant(true)
+            .restart(Restart::Transient)),
+        SupervisorError::InvalidSpec(SpecError::SignificantWithoutAutoShutdown { .. })
+    ));
+    assert!(matches!(
+        add(ChildSpec::default().ready_within(Duration::ZERO)),
+        SupervisorError::InvalidSpec(SpecError::ZeroDuration { field: "ready", .. })
+    ));
+    assert!(matches!(
+        add(ChildSpec::default().shutdown(Shutdown::Timeout(Duration::ZERO))),
+        SupervisorError::InvalidSpec(SpecError::ZeroDuration {
+            field: "shutdown",
+            ..
+        })
+    ));
+    assert!(matches!(
+        add(ChildSpec::default().name("a/b")),
+        SupervisorError::InvalidSpec(SpecError::InvalidName { .. })
+    ));
+
+    let auto = Supervisor::builder("auto")
+        .auto_shutdown(AutoShutdown::AnySignificant)
+        .build()
+        .unwrap();
+    let error = auto
+        .add_with(
+            Scripted::running("svc"),
+            ChildSpec::default().significant(true),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SupervisorError::InvalidSpec(SpecError::SignificantPermanent { .. })
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn removing_with_a_foreign_or_spent_token_is_an_error() {
+    let a = Supervisor::builder("a").build().unwrap();
+    let b = Supervisor::builder("b").build().unwrap();
+    let from_b = b.add(Scripted::running("svc")).unwrap();
+    let token = a.add(Scripted::running("svc")).unwrap();
+    let handle = a.handle();
+    let tree = Running::start(a).await;
+
+    let error = handle.remove(from_b).await.unwrap_err();
+    assert!(
+        matches!(error, SupervisorError::WrongSupervisor { .. }),
+        "{error}"
+    );
+    handle.remove(token).await.unwrap();
+    let error = handle.remove(token).await.unwrap_err();
+    assert!(
+        matches!(error, SupervisorError::UnknownChild { .. }),
+        "{error}"
+    );
+    let error = handle
+        .remove_and_wait(token, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SupervisorError::UnknownChild { .. }),
+        "{error}"
+    );
+    tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_supervisor_refuses_everything_with_stopped() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let token = sup.add(Scripted::running("svc")).unwrap();
+    let handle = sup.handle();
+    Running::start(sup).await.shutdown().await.unwrap();
+    assert!(handle.is_stopped());
+    assert!(!handle.is_running());
+
+    let error = handle.add(Scripted::running("late")).unwrap_err();
+    assert!(matches!(error, SupervisorError::Stopped { .. }), "{error}");
+    assert_eq!(error.to_string(), "supervisor `app` has stopped");
+    assert!(matches!(
+        handle.remove(token).await.unwrap_err(),
+        SupervisorError::Stopped { .. }
+    ));
+    assert!(matches!(
+        handle.children().await.unwrap_err(),
+        SupervisorError::Stopped { .. }
+    ));
+    assert!(matches!(
+        handle.tree().await.unwrap_err(),
+        SupervisorError::Stopped { .. }
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn querying_a_supervisor_that_is_not_served_yet_is_not_running() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let token = sup.add(Scripted::running("svc")).unwrap();
+    let handle = sup.handle();
+    assert!(!handle.is_running());
+    let error = handle.children().await.unwrap_err();
+    assert!(
+        matches!(error, SupervisorError::NotRunning { .. }),
+        "{error}"
+    );
+    let error = handle.remove(token).await.unwrap_err();
+    assert!(
+        matches!(error, SupervisorError::NotRunning { .. }),
+        "{error}"
+    );
+    // Adding before serving is fine: the child waits in the supervisor's value.
+    handle.add(Scripted::running("early")).unwrap();
+    let tree = Running::start(sup).await;
+    assert_eq!(handle.children().await.unwrap().len(), 2);
+    tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn serving_a_running_supervisor_twice_is_already_running() {
+    use suture::Service;
+    let mut sup = Supervisor::builder("app").build().unwrap();
+    sup.add(Scripted::running("svc")).unwrap();
+    let stop = CancellationToken::new();
+    // Start serving, then leak the future: the loop is still registered as running, which is
+    // the one way safe code can reach the same value while it is being served.
+    let mut first = Box::pin(sup.serve(Context::new(stop.clone())));
+    tokio::select! {
+        biased;
+        _ = &mut first => panic!("a supervisor with a running child does not return"),
+        _ = std::future::ready(()) => {}
+    }
+    std::mem::forget(first);
+
+    let error = sup.serve(Context::new(stop.clone())).await.unwrap_err();
+    let error = error.downcast_ref::<SupervisorError>().unwrap();
+    assert!(
+        matches!(error, SupervisorError::AlreadyRunning { .. }),
+        "{error}"
+    );
+    assert_eq!(error.to_string(), "supervisor `app` is already running");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_supervisor_restarted_by_its_parent_starts_its_added_children_again() {
+    let inner = Supervisor::builder("inner")
+        .intensity(0.5, Duration::from_secs(30))
+        .on_exceeded(OnExceeded::Escalate)
+        .build()
+        .unwrap();
+    let inner_handle = inner.handle();
+    let root = Supervisor::builder("root").build().unwrap();
+    root.add(inner).unwrap();
+    let tree = Running::start(root).await;
+
+    let added = Scripted::running("added");
+    let probe = added.probe();
+    inner_handle.add(added).unwrap();
+    probe.wait_for_starts(1).await;
+    // Its first failure exceeds `inner`'s intensity: `inner` escalates, `root` restarts it,
+    // and the child added through the handle starts again with it.
+    inner_handle
+        .add(Scripted::new("crasher", [Step::Fail, Step::Run]))
+        .unwrap();
+    probe.wait_for_starts(2).await;
+    assert_eq!(probe.ends(), 1);
+    let names: Vec<String> = inner_handle
+        .children()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["added", "crasher"]);
+    tree.shutdown().await.unwrap();
+}
