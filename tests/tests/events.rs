@@ -1,0 +1,201 @@
+//! Events: what hooks receive, in which order, with which details, and what reaches `tracing`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use suture::testing::{EventRecorder, Running, Scripted, Step, describe, settle};
+use suture::{Event, EventKind, OnExceeded, Restarting, Supervisor};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_is_reported_with_its_message_and_location() {
+    let recorder = EventRecorder::new();
+    let sup = Supervisor::builder("app")
+        .event_hook(recorder.hook())
+        .build()
+        .unwrap();
+    sup.add(Scripted::new(
+        "svc",
+        [Step::Panic, Step::PanicWithValue, Step::Run],
+    ))
+    .unwrap();
+    let tree = Running::start(sup).await;
+    let panics: Vec<Event> = (1..=2)
+        .map(|n| recorder.wait_for_nth(n, |e| matches!(e.kind, EventKind::Panicked { .. })))
+        .collect::<futures_util::future::JoinAll<_>>()
+        .await;
+    let EventKind::Panicked {
+        message,
+        location,
+        restarting,
+        ..
+    } = &panics[0].kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(message, "scripted panic");
+    let location = location.as_deref().unwrap();
+    assert!(location.contains("testing.rs"), "{location}");
+    assert_eq!(*restarting, Restarting::Now);
+    let EventKind::Panicked { message, .. } = &panics[1].kind else {
+        unreachable!()
+    };
+    assert!(
+        !message.is_empty(),
+        "a non-string payload still gets a message"
+    );
+    tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hook_sees_its_whole_subtree_with_paths() {
+    let (root_events, inner_events) = (EventRecorder::new(), EventRecorder::new());
+    let inner = Supervisor::builder("inner")
+        .event_hook(inner_events.hook())
+        .build()
+        .unwrap();
+    inner
+        .add(Scripted::new("leaf", [Step::Fail, Step::Run]))
+        .unwrap();
+    let root = Supervisor::builder("root")
+        .event_hook(root_events.hook())
+        .build()
+        .unwrap();
+    root.add(inner).unwrap();
+    let tree = Running::start(root).await;
+    root_events
+        .wait_for_nth(2, |e| describe(e) == "root/inner: started leaf")
+        .await;
+    assert_eq!(
+        root_events.lines(),
+        [
+            "root: started inner",
+            "root/inner: started leaf",
+            "root/inner: leaf failed, restarting now",
+            "root/inner: started leaf",
+        ]
+    );
+    assert_eq!(inner_events.lines(), &root_events.lines()[1..]);
+    tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_hook_does_not_break_the_supervisor() {
+    let sup = Supervisor::builder("app")
+        .event_hook(|_: &Event| panic!("hook bug"))
+        .build()
+        .unwrap();
+    let svc = Scripted::new("svc", [Step::Fail, Step::Run]);
+    let probe = svc.probe();
+    sup.add(svc).unwrap();
+    let tree = Running::start(sup).await;
+    probe.wait_for_starts(2).await;
+    tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn escalation_events_come_in_order() {
+    let recorder = EventRecorder::new();
+    let inner = Supervisor::builder("inner")
+        .intensity(1, Duration::from_secs(30))
+        .on_exceeded(OnExceeded::Escalate)
+        .build()
+        .unwrap();
+    inner.add(Scripted::new("svc", [Step::Fail])).unwrap();
+    let root = Supervisor::builder("root")
+        .intensity(0.5, Duration::from_secs(30))
+        .on_exceeded(OnExceeded::Escalate)
+        .event_hook(recorder.hook())
+        .build()
+        .unwrap();
+    root.add(inner).unwrap();
+    let error = Running::start(root).await.join().await.unwrap_err();
+    assert!(error.to_string().contains("`root`"), "{error}");
+    assert_eq!(
+        recorder.lines(),
+        [
+            "root: started inner",
+            "root/inner: started svc",
+            "root/inner: svc failed, restarting now",
+            "root/inner: started svc",
+            // The failure that crossed the threshold, then the escalation it caused; the parent
+            // likewise. (A backoff is announced before its failure, as in Go's suture.)
+            "root/inner: svc failed, no restart",
+            "root/inner: escalated",
+            "root: inner failed, no restart",
+            "root: escalated",
+        ]
+    );
+}
+
+/// One `tracing` event: its target, level, message and fields.
+#[derive(Debug, Clone)]
+struct Traced {
+    target: String,
+    level: tracing::Level,
+    fields: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Traced>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: LayerContext<'_, S>) {
+        struct Fields<'a>(&'a mut BTreeMap<String, String>);
+        impl Visit for Fields<'_> {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                self.0.insert(field.name().to_owned(), format!("{value:?}"));
+            }
+            fn record_str(&mut self, field: &Field, value: &str) {
+                self.0.insert(field.name().to_owned(), value.to_owned());
+            }
+        }
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(Traced {
+            target: event.metadata().target().to_owned(),
+            level: *event.metadata().level(),
+            fields,
+        });
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_reach_tracing_under_the_suture_target_with_structured_fields() {
+    let capture = Capture::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let sup = Supervisor::builder("app").build().unwrap();
+    let svc = Scripted::new("svc", [Step::Fail, Step::Panic, Step::Run]);
+    let probe = svc.probe();
+    sup.add(svc).unwrap();
+    let tree = Running::start(sup).await;
+    probe.wait_for_starts(3).await;
+    settle().await;
+    tree.shutdown().await.unwrap();
+
+    let traced = capture.0.lock().unwrap().clone();
+    let ours: Vec<&Traced> = traced.iter().filter(|t| t.target == "suture").collect();
+    let message = |t: &Traced| t.fields.get("message").cloned().unwrap_or_default();
+    let failed = ours
+        .iter()
+        .find(|t| message(t) == "service failed")
+        .expect("a failure event");
+    assert_eq!(failed.level, tracing::Level::ERROR);
+    assert_eq!(failed.fields["supervisor"], "app");
+    assert_eq!(failed.fields["service"], "svc");
+    assert_eq!(failed.fields["error"], "scripted failure");
+    assert!(failed.fields.contains_key("restarting"));
+    let panicked = ours
+        .iter()
+        .find(|t| t.fields.get("panic").is_some_and(|p| p == "scripted panic"))
+        .unwrap_or_else(|| panic!("a panic event with its message: {ours:#?}"));
+    assert!(panicked.fields.contains_key("location"), "{panicked:?}");
+    let started = ours
+        .iter()
+        .filter(|t| message(t) == "service started")
+        .count();
+    assert_eq!(started, 3);
+}
