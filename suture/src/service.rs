@@ -139,6 +139,13 @@ pub(crate) enum Outcome {
     Aborted,
 }
 
+impl Outcome {
+    /// Whether the service asked never to be restarted.
+    pub(crate) fn is_do_not_restart(&self) -> bool {
+        matches!(self, Outcome::Returned(Err(e)) if e.is_do_not_restart())
+    }
+}
+
 /// The message every incarnation sends its supervisor when it ends, handing the service back.
 pub(crate) struct Exit {
     pub(crate) id: u64,

@@ -195,3 +195,38 @@ async fn a_transient_child_returning_normally_restarts_no_group() {
     assert_eq!(journal.entries(), ["job ended"], "a keeps running");
     tree.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_child_answering_a_group_stop_with_do_not_restart_stays_down() {
+    let (recorder, journal, crash) = (EventRecorder::new(), Journal::new(), Trigger::new());
+    let sup = supervisor(Strategy::OneForAll, &recorder);
+    let quitter = suture::service_fn("quitter", |ctx: suture::Context| async move {
+        ctx.cancelled().await;
+        Err(suture::ServiceError::do_not_restart())
+    });
+    sup.add(quitter).unwrap();
+    sup.add(Scripted::new("b", [Step::FailOn(crash.clone()), Step::Run]).journal(&journal))
+        .unwrap();
+    let handle = sup.handle();
+    let tree = Running::start(sup).await;
+    recorder.wait_for_line("app: started b").await;
+
+    crash.pull();
+    recorder
+        .wait_for_nth(2, |e| describe(e) == "app: started b")
+        .await;
+    let names: Vec<String> = handle
+        .children()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["b"],
+        "the group restart did not bring `quitter` back"
+    );
+    assert_eq!(recorder.count(|e| describe(e) == "app: started quitter"), 1);
+    tree.shutdown().await.unwrap();
+}

@@ -68,16 +68,33 @@ impl Service for Chaos {
             45..55 => panic!("chaos: panic"),
             55..58 => std::panic::panic_any(42_u32),
             58..61 => {
-                // Hang past the budget, ignoring cancellation while awaiting.
-                loop {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
+                // Hang, ignoring cancellation while awaiting: past the budget if a stop comes
+                // meanwhile. Bounded, so that the tree keeps churning for the whole soak.
+                let hang = Duration::from_millis(self.rng.u64(20..200));
+                tokio::time::sleep(hang).await;
+                Err(ServiceError::msg("chaos: hung, then failed"))
             }
             61..66 => {
                 std::thread::sleep(Duration::from_micros(200));
                 Err(ServiceError::msg("chaos: blocked, then failed"))
             }
-            66..68 => Err(ServiceError::do_not_restart()),
+            66..68 => {
+                // Leave for good, handing the slot to a fresh service so the population lasts.
+                if let Some(parent) = &self.parent {
+                    let successor = Chaos {
+                        rng: fastrand::Rng::with_seed(self.rng.u64(..)),
+                        counters: self.counters.clone(),
+                        parent: Some(parent.clone()),
+                    };
+                    match parent.add(successor) {
+                        Ok(_) => {
+                            self.counters.dynamic_adds.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => eprintln!("soak: successor not added: {e}"),
+                    }
+                }
+                Err(ServiceError::do_not_restart())
+            }
             68..75 => {
                 if let Some(parent) = &self.parent {
                     let sibling = Chaos {
@@ -90,8 +107,10 @@ impl Service for Chaos {
                         self.counters.dynamic_adds.fetch_add(1, Ordering::Relaxed);
                         let _ = parent.remove(token).await;
                     }
+                    ctx.cancelled().await;
                 }
-                ctx.cancelled().await;
+                // A temporary sibling (no parent) ends, so that one whose removal missed (its
+                // supervisor was between two runs) does not stay for good.
                 Ok(())
             }
             _ => {
@@ -105,6 +124,15 @@ impl Service for Chaos {
             }
         }
     }
+}
+
+/// How many services the tree holds (running or not), supervisors included.
+async fn population(handle: &SupervisorHandle) -> usize {
+    let mut count = 0;
+    if let Ok(tree) = handle.tree().await {
+        tree.walk(&mut |_| count += 1);
+    }
+    count
 }
 
 fn vm_rss_kib() -> u64 {
@@ -240,12 +268,14 @@ async fn soak(seconds: u64, seed: u64) -> ExitCode {
     let total = Duration::from_secs(seconds);
     tokio::time::sleep(total / 4).await;
     let rss_quarter = vm_rss_kib();
+    let population_quarter = population(&handle).await;
     let mut rss_peak = rss_quarter;
     let started = Instant::now();
     while started.elapsed() < total - total / 4 {
         tokio::time::sleep(Duration::from_millis(250)).await;
         rss_peak = rss_peak.max(vm_rss_kib());
     }
+    let population_end = population(&handle).await;
 
     // Each group stops its children one by one in the worst case: budget + abort grace each.
     let children_bound = (BUDGET + Duration::from_millis(100)) * (groups * 16);
@@ -288,6 +318,13 @@ async fn soak(seconds: u64, seed: u64) -> ExitCode {
             "memory grew: {rss_quarter} KiB at 1/4, {rss_end} KiB at the end"
         ));
     }
+    // Every service that leaves hands its slot to one successor, so the tree keeps its size;
+    // a snapshot can only miss a subtree caught between two runs, never add one.
+    if population_end > population_quarter + population_quarter / 10 {
+        broken.push(format!(
+            "the tree grew: {population_quarter} services at 1/4, {population_end} at the end"
+        ));
+    }
     let c = &counters;
     println!(
         "events={} starts={starts} restarts={} panics={} backoffs={} escalations={} stop_timeouts={} dynamic_adds={}",
@@ -300,7 +337,7 @@ async fn soak(seconds: u64, seed: u64) -> ExitCode {
         c.dynamic_adds.load(Ordering::Relaxed),
     );
     println!(
-        "rss_quarter_kib={rss_quarter} rss_peak_kib={rss_peak} rss_end_kib={rss_end} shutdown={shutdown:?}"
+        "rss_quarter_kib={rss_quarter} rss_peak_kib={rss_peak} rss_end_kib={rss_end} shutdown={shutdown:?} children_quarter={population_quarter} children_end={population_end}"
     );
     if broken.is_empty() {
         println!("soak: all invariants held");

@@ -724,6 +724,11 @@ impl Runner<'_> {
                 if let Some(stop) = stop {
                     notify(stop.waiters, Ok(()));
                 }
+                // Asked to stop, it also asked never to run again: a group restart or a
+                // later serve must not bring it back.
+                if exit.outcome.is_do_not_restart() {
+                    self.forget(id);
+                }
                 None
             }
             Some(_) => Some(exit),
@@ -826,7 +831,9 @@ impl Runner<'_> {
     async fn shutdown_children(&mut self) {
         // Ends not yet handled need no policy now: those children have simply stopped.
         for exit in std::mem::take(&mut self.deferred) {
-            if let Some(child) = self.sup.children.get_mut(&exit.id) {
+            if exit.outcome.is_do_not_restart() {
+                self.forget(exit.id);
+            } else if let Some(child) = self.sup.children.get_mut(&exit.id) {
                 child.run = None;
                 child.service = exit.service.or(child.service.take());
                 child.state = ChildState::Stopped;
