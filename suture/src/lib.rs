@@ -7,6 +7,7 @@
 extern crate self as suture;
 
 mod context;
+mod declared;
 mod error;
 mod event;
 mod panic;
@@ -34,10 +35,26 @@ pub use spec::{AutoShutdown, ChildSpec, OnExceeded, Restart, Shutdown, ShutdownO
 pub use supervisor::{Supervisor, SupervisorBuilder, SupervisorHandle};
 pub use tree::{ChildInfo, ChildState, ChildToken, TreeNode, UnstoppedService};
 
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+#[doc = include_str!("../docs/supervisor.md")]
+pub use suture_macros::supervisor;
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+#[doc = include_str!("../docs/derive_service.md")]
+pub use suture_macros::Service;
+
 /// What generated code needs, under one stable path. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::{ChildSpec, Context, Service, ServiceResult, Supervisor, SupervisorHandle};
+    pub use crate::declared::Declared;
+    pub use crate::{
+        AutoShutdown, ChildSpec, Context, OnExceeded, Restart, Service, ServiceResult, Shutdown,
+        ShutdownOrder, Strategy, Supervisor, SupervisorHandle,
+    };
     pub use ::core;
     pub use ::std;
+    pub use ::std::borrow::Cow;
+    pub use ::std::time::Duration;
 }

@@ -1,0 +1,801 @@
+//! Meaning: every option is read into a typed policy and every rule of the block is checked.
+//! All errors are collected (one per mistake, spanned on the offending token), and a policy
+//! is still produced from the options that were valid, so that expansion can go on and the
+//! user sees only the real mistakes, not a cascade.
+
+use std::collections::{BTreeMap, HashMap};
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::spanned::Spanned;
+use syn::{Ident, Lit, Type};
+
+use crate::parse::{Block, ChildDef, Opt, SupervisorDef, push_error};
+
+/// The errors of a block, combined; `None` when it is valid.
+pub(crate) type Errors = Option<syn::Error>;
+
+/// A supervisor's settings, each `None` when left to the runtime's default.
+#[derive(Default)]
+pub(crate) struct SupervisorPolicy {
+    pub(crate) strategy: Option<Ident>,
+    pub(crate) intensity: Option<(f64, u64)>,
+    pub(crate) on_exceeded: Option<Ident>,
+    pub(crate) backoff: Option<u64>,
+    pub(crate) jitter: Option<f64>,
+    pub(crate) shutdown: Option<u64>,
+    pub(crate) shutdown_order: Option<Ident>,
+    pub(crate) propagate_termination: Option<bool>,
+    pub(crate) pass_through_panics: Option<bool>,
+    pub(crate) auto_shutdown: Option<Ident>,
+    pub(crate) name: Option<String>,
+    pub(crate) krate: Option<syn::Path>,
+}
+
+/// How long a child gets to stop.
+#[derive(Clone, Copy)]
+pub(crate) enum StopBudget {
+    Timeout(u64),
+    Abort,
+    Infinity,
+}
+
+/// A child's settings, each `None` when left to the child type's own `child_spec()`.
+#[derive(Default)]
+pub(crate) struct ChildPolicy {
+    pub(crate) restart: Option<Ident>,
+    pub(crate) shutdown: Option<StopBudget>,
+    pub(crate) ready: Option<u64>,
+    pub(crate) significant: Option<bool>,
+    pub(crate) after: Vec<Ident>,
+    pub(crate) name: Option<String>,
+}
+
+/// The settings of `#[derive(Service)]`'s `#[service(...)]`.
+#[derive(Default)]
+pub(crate) struct ServicePolicy {
+    pub(crate) name: Option<String>,
+    pub(crate) restart: Option<Ident>,
+    pub(crate) shutdown: Option<StopBudget>,
+    pub(crate) ready: Option<u64>,
+    pub(crate) method: Option<Ident>,
+    pub(crate) krate: Option<syn::Path>,
+}
+
+/// A supervisor of the block with its meaning.
+pub(crate) struct Checked<'a> {
+    pub(crate) def: &'a SupervisorDef,
+    pub(crate) policy: SupervisorPolicy,
+    pub(crate) children: Vec<ChildPolicy>,
+    /// Indices into `def.children`, in start order.
+    pub(crate) start_order: Vec<usize>,
+}
+
+const SUPERVISOR_KEYS: &[&str] = &[
+    "strategy",
+    "intensity",
+    "on_exceeded",
+    "backoff",
+    "jitter",
+    "shutdown",
+    "shutdown_order",
+    "propagate_termination",
+    "pass_through_panics",
+    "auto_shutdown",
+    "name",
+    "crate",
+];
+const CHILD_KEYS: &[&str] = &[
+    "restart",
+    "shutdown",
+    "ready",
+    "significant",
+    "after",
+    "name",
+];
+const SERVICE_KEYS: &[&str] = &["name", "restart", "shutdown", "ready", "method", "crate"];
+
+const STRATEGIES: &[(&str, &str)] = &[
+    ("one_for_one", "OneForOne"),
+    ("one_for_all", "OneForAll"),
+    ("rest_for_one", "RestForOne"),
+];
+const ON_EXCEEDED: &[(&str, &str)] = &[("backoff", "Backoff"), ("escalate", "Escalate")];
+const SHUTDOWN_ORDERS: &[(&str, &str)] = &[("reverse", "Reverse"), ("concurrent", "Concurrent")];
+const AUTO_SHUTDOWNS: &[(&str, &str)] = &[
+    ("never", "Never"),
+    ("any_significant", "AnySignificant"),
+    ("all_significant", "AllSignificant"),
+];
+const RESTARTS: &[(&str, &str)] = &[
+    ("permanent", "Permanent"),
+    ("transient", "Transient"),
+    ("temporary", "Temporary"),
+];
+
+/// Checks the whole block.
+pub(crate) fn block(block: &Block) -> (Vec<Checked<'_>>, Errors) {
+    let mut errors = None;
+    let mut checked = Vec::with_capacity(block.supervisors.len());
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    for def in &block.supervisors {
+        if let Some(first) = seen.insert(def.ident.to_string(), def.ident.span()) {
+            let mut e = syn::Error::new(
+                def.ident.span(),
+                format!("supervisor `{}` is declared twice in this block", def.ident),
+            );
+            e.combine(syn::Error::new(first, "first declared here"));
+            push_error(&mut errors, e);
+        }
+        checked.push(supervisor(def, &mut errors));
+    }
+    containment_cycles(block, &mut errors);
+    (checked, errors)
+}
+
+fn supervisor<'a>(def: &'a SupervisorDef, errors: &mut Errors) -> Checked<'a> {
+    let mut policy = SupervisorPolicy::default();
+    let mut backoff_key = None;
+    let mut jitter_key = None;
+    for opt in known_options(&def.options, SUPERVISOR_KEYS, "supervisor", errors) {
+        let key = opt.key.to_string();
+        let result = match key.as_str() {
+            "strategy" => choice(opt, STRATEGIES, "strategy").map(|v| policy.strategy = Some(v)),
+            "intensity" => intensity(opt).map(|v| policy.intensity = Some(v)),
+            "on_exceeded" => {
+                choice(opt, ON_EXCEEDED, "on_exceeded").map(|v| policy.on_exceeded = Some(v))
+            }
+            "backoff" => {
+                backoff_key = Some(opt.key.clone());
+                positive_duration(opt).map(|v| policy.backoff = Some(v))
+            }
+            "jitter" => {
+                jitter_key = Some(opt.key.clone());
+                jitter(opt).map(|v| policy.jitter = Some(v))
+            }
+            "shutdown" => positive_duration(opt).map(|v| policy.shutdown = Some(v)),
+            "shutdown_order" => choice(opt, SHUTDOWN_ORDERS, "shutdown_order")
+                .map(|v| policy.shutdown_order = Some(v)),
+            "propagate_termination" => flag(opt).map(|v| policy.propagate_termination = Some(v)),
+            "pass_through_panics" => flag(opt).map(|v| policy.pass_through_panics = Some(v)),
+            "auto_shutdown" => {
+                choice(opt, AUTO_SHUTDOWNS, "auto_shutdown").map(|v| policy.auto_shutdown = Some(v))
+            }
+            "name" => name(opt).map(|v| policy.name = Some(v)),
+            "crate" => krate(opt).map(|v| policy.krate = Some(v)),
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            push_error(errors, e);
+        }
+    }
+    if policy.on_exceeded.as_ref().is_some_and(|v| v == "Escalate") {
+        for key in [backoff_key, jitter_key].into_iter().flatten() {
+            push_error(
+                errors,
+                syn::Error::new(
+                    key.span(),
+                    format!(
+                        "`{key}` has no effect with `on_exceeded = escalate`: an escalating \
+                         supervisor never backs off; remove one of the two"
+                    ),
+                ),
+            );
+        }
+    }
+    if def.children.is_empty() {
+        push_error(
+            errors,
+            syn::Error::new(
+                def.span,
+                format!(
+                    "supervisor `{}` has no children: add one field per child, e.g. \
+                     `database: Database`",
+                    def.ident
+                ),
+            ),
+        );
+    }
+    let auto_shutdown = policy.auto_shutdown.as_ref().is_some_and(|v| v != "Never");
+    let children: Vec<ChildPolicy> = def
+        .children
+        .iter()
+        .map(|c| child(c, auto_shutdown, errors))
+        .collect();
+    let start_order = start_order(def, &children, errors);
+    Checked {
+        def,
+        policy,
+        children,
+        start_order,
+    }
+}
+
+fn child(def: &ChildDef, auto_shutdown: bool, errors: &mut Errors) -> ChildPolicy {
+    let mut policy = ChildPolicy::default();
+    let mut significant_key = None;
+    for opt in known_options(&def.options, CHILD_KEYS, "child", errors) {
+        let result = match opt.key.to_string().as_str() {
+            "restart" => choice(opt, RESTARTS, "restart").map(|v| policy.restart = Some(v)),
+            "shutdown" => stop_budget(opt).map(|v| policy.shutdown = Some(v)),
+            "ready" => positive_duration(opt).map(|v| policy.ready = Some(v)),
+            "significant" => {
+                significant_key = Some(opt.key.clone());
+                flag(opt).map(|v| policy.significant = Some(v))
+            }
+            "after" => after(opt).map(|v| policy.after.extend(v)),
+            "name" => name(opt).map(|v| policy.name = Some(v)),
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            push_error(errors, e);
+        }
+    }
+    if let (Some(key), Some(true)) = (significant_key, policy.significant) {
+        if policy.restart.as_ref().is_none_or(|r| r == "Permanent") {
+            push_error(
+                errors,
+                syn::Error::new(
+                    key.span(),
+                    "`significant` needs `restart = transient` or `restart = temporary` in the \
+                     same `#[child(...)]`: a permanent child is always restarted, so it never \
+                     ends for good",
+                ),
+            );
+        } else if !auto_shutdown {
+            push_error(
+                errors,
+                syn::Error::new(
+                    key.span(),
+                    "`significant` has no effect unless the supervisor sets `auto_shutdown = \
+                     any_significant` or `auto_shutdown = all_significant`",
+                ),
+            );
+        }
+    }
+    policy
+}
+
+/// Declaration order, reordered so that each child starts after those it names in `after`.
+/// A stable topological sort: among the children that may start, the first declared goes.
+fn start_order(def: &SupervisorDef, children: &[ChildPolicy], errors: &mut Errors) -> Vec<usize> {
+    let index: HashMap<String, usize> = def
+        .children
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.ident.to_string(), i))
+        .collect();
+    // Edges: child -> the children it waits for.
+    let mut waits: Vec<Vec<usize>> = vec![Vec::new(); children.len()];
+    for (i, policy) in children.iter().enumerate() {
+        for name in &policy.after {
+            let sibling = index.get(&name.to_string()).copied();
+            match sibling {
+                Some(j) if j == i => push_error(
+                    errors,
+                    syn::Error::new(name.span(), format!("`{name}` cannot start after itself")),
+                ),
+                Some(j) => waits[i].push(j),
+                None => {
+                    let names: Vec<String> =
+                        def.children.iter().map(|c| c.ident.to_string()).collect();
+                    push_error(
+                        errors,
+                        unknown(
+                            name,
+                            "sibling",
+                            &names,
+                            "`after` names a field of this supervisor",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    let mut order = Vec::with_capacity(children.len());
+    let mut placed = vec![false; children.len()];
+    while order.len() < children.len() {
+        let next = (0..children.len()).find(|&i| !placed[i] && waits[i].iter().all(|&j| placed[j]));
+        match next {
+            Some(i) => {
+                placed[i] = true;
+                order.push(i);
+            }
+            None => {
+                let stuck: Vec<usize> = (0..children.len()).filter(|&i| !placed[i]).collect();
+                let cycle = find_cycle(&stuck, &waits);
+                if let Some(&first) = cycle.first() {
+                    let names: Vec<String> = cycle
+                        .iter()
+                        .chain(std::iter::once(&first))
+                        .map(|&i| def.children[i].ident.to_string())
+                        .collect();
+                    let span = children[first]
+                        .after
+                        .iter()
+                        .find(|a| cycle.iter().any(|&j| def.children[j].ident == **a))
+                        .map_or(def.children[first].ident.span(), |a| a.span());
+                    push_error(
+                        errors,
+                        syn::Error::new(
+                            span,
+                            format!(
+                                "`after` forms a cycle: {}; no start order satisfies it",
+                                names.join(" after ")
+                            ),
+                        ),
+                    );
+                }
+                // Keep going in declaration order so that expansion still has an order.
+                for i in stuck {
+                    placed[i] = true;
+                    order.push(i);
+                }
+            }
+        }
+    }
+    order
+}
+
+/// A cycle among `nodes` of the graph `edges` (every node in `nodes` has an edge to another
+/// node in `nodes`, or it would have been placed).
+fn find_cycle(nodes: &[usize], edges: &[Vec<usize>]) -> Vec<usize> {
+    let Some(&start) = nodes.first() else {
+        return Vec::new();
+    };
+    let mut path = vec![start];
+    let mut current = start;
+    loop {
+        let Some(&next) = edges[current].iter().find(|j| nodes.contains(j)) else {
+            return path;
+        };
+        if let Some(pos) = path.iter().position(|&p| p == next) {
+            return path.split_off(pos);
+        }
+        path.push(next);
+        current = next;
+    }
+}
+
+/// Supervisors of the block that contain each other (directly or through others).
+fn containment_cycles(block: &Block, errors: &mut Errors) {
+    let index: BTreeMap<String, usize> = block
+        .supervisors
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.ident.to_string(), i))
+        .collect();
+    // For each supervisor, the block supervisors its fields hold, with the field's type.
+    let edges: Vec<Vec<(usize, &Type)>> = block
+        .supervisors
+        .iter()
+        .map(|s| {
+            s.children
+                .iter()
+                .filter_map(|c| {
+                    block_type(&c.ty)
+                        .and_then(|n| index.get(&n))
+                        .map(|&j| (j, &c.ty))
+                })
+                .collect()
+        })
+        .collect();
+    // Each cycle once, whichever of its members the search starts from.
+    let mut reported: Vec<Vec<usize>> = Vec::new();
+    for start in 0..edges.len() {
+        // Depth-first search for a path back to `start`.
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        let mut on_path = vec![start];
+        while let Some((node, edge)) = stack.pop() {
+            if edge >= edges[node].len() {
+                on_path.pop();
+                continue;
+            }
+            stack.push((node, edge + 1));
+            let (next, ty) = edges[node][edge];
+            if next == start {
+                let mut members = on_path.clone();
+                members.sort_unstable();
+                if !reported.contains(&members) {
+                    reported.push(members);
+                    let names: Vec<String> = on_path
+                        .iter()
+                        .chain(std::iter::once(&start))
+                        .map(|&i| block.supervisors[i].ident.to_string())
+                        .collect();
+                    push_error(
+                        errors,
+                        syn::Error::new(
+                            ty.span(),
+                            format!(
+                                "supervisors cannot contain each other: {}; a supervisor cannot be \
+                                 its own descendant",
+                                names.join(" contains ")
+                            ),
+                        ),
+                    );
+                }
+                break;
+            }
+            if !on_path.contains(&next) {
+                on_path.push(next);
+                stack.push((next, 0));
+            }
+        }
+    }
+}
+
+/// The name of a type written as a bare identifier (as block supervisors are referred to).
+fn block_type(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
+            let segment = &p.path.segments[0];
+            segment
+                .arguments
+                .is_none()
+                .then(|| segment.ident.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Checks `#[service(...)]` of `#[derive(Service)]`.
+pub(crate) fn service(options: &[Opt], errors: &mut Errors) -> ServicePolicy {
+    let mut policy = ServicePolicy::default();
+    for opt in known_options(options, SERVICE_KEYS, "service", errors) {
+        let result = match opt.key.to_string().as_str() {
+            "name" => name(opt).map(|v| policy.name = Some(v)),
+            "restart" => choice(opt, RESTARTS, "restart").map(|v| policy.restart = Some(v)),
+            "shutdown" => stop_budget(opt).map(|v| policy.shutdown = Some(v)),
+            "ready" => positive_duration(opt).map(|v| policy.ready = Some(v)),
+            "method" => single::<Ident>(opt, "a method name, e.g. `method = run`")
+                .map(|v| policy.method = Some(v)),
+            "crate" => krate(opt).map(|v| policy.krate = Some(v)),
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            push_error(errors, e);
+        }
+    }
+    policy
+}
+
+// ---- options ----------------------------------------------------------------------------
+
+/// The options whose key is known and not repeated; reports the others.
+fn known_options<'a>(
+    options: &'a [Opt],
+    keys: &[&str],
+    what: &str,
+    errors: &mut Errors,
+) -> Vec<&'a Opt> {
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    let mut known = Vec::with_capacity(options.len());
+    for opt in options {
+        let key = opt.key.to_string();
+        if !keys.contains(&key.as_str()) {
+            push_error(
+                errors,
+                unknown(&opt.key, &format!("{what} option"), keys, "valid options"),
+            );
+        } else if seen.insert(key.clone(), opt.key.span()).is_some() {
+            push_error(
+                errors,
+                syn::Error::new(opt.key.span(), format!("duplicate option `{key}`")),
+            );
+        } else {
+            known.push(opt);
+        }
+    }
+    known
+}
+
+/// "unknown WHAT `x`; did you mean `y`? (LIST: a, b, c)".
+fn unknown(found: &Ident, what: &str, valid: &[impl AsRef<str>], list: &str) -> syn::Error {
+    let found_text = found.to_string();
+    let mut message = format!("unknown {what} `{found_text}`");
+    if let Some(near) = nearest(&found_text, valid) {
+        message.push_str(&format!("; did you mean `{near}`?"));
+    }
+    let all: Vec<String> = valid.iter().map(|v| format!("`{}`", v.as_ref())).collect();
+    message.push_str(&format!(" ({list}: {})", all.join(", ")));
+    syn::Error::new(found.span(), message)
+}
+
+/// The valid word closest to `found`, if it is close enough to be a likely misspelling.
+fn nearest<'a>(found: &str, valid: &'a [impl AsRef<str>]) -> Option<&'a str> {
+    valid
+        .iter()
+        .map(|v| (edit_distance(found, v.as_ref()), v.as_ref()))
+        .filter(|(d, v)| *d <= (v.len().max(found.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+fn value<'a>(opt: &'a Opt, expected: &str) -> syn::Result<&'a TokenStream> {
+    opt.value.as_ref().ok_or_else(|| {
+        syn::Error::new(
+            opt.key.span(),
+            format!("`{}` needs a value: expected {expected}", opt.key),
+        )
+    })
+}
+
+fn single<T: syn::parse::Parse>(opt: &Opt, expected: &str) -> syn::Result<T> {
+    let tokens = value(opt, expected)?;
+    syn::parse2::<T>(tokens.clone())
+        .map_err(|_| syn::Error::new(span_of(tokens), format!("expected {expected}")))
+}
+
+fn span_of(tokens: &TokenStream) -> Span {
+    let mut iter = tokens.clone().into_iter();
+    let first = iter.next().map_or_else(Span::call_site, |t| t.span());
+    let last = iter.last().map(|t| t.span());
+    last.and_then(|l| first.join(l)).unwrap_or(first)
+}
+
+fn choice(opt: &Opt, choices: &[(&str, &str)], what: &str) -> syn::Result<Ident> {
+    let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
+    let expected = format!(
+        "one of {}",
+        words
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let word: Ident = single(opt, &expected)?;
+    match choices.iter().find(|(w, _)| word == w) {
+        Some((_, variant)) => Ok(Ident::new(variant, word.span())),
+        None => Err(unknown(&word, what, &words, "expected one of")),
+    }
+}
+
+fn flag(opt: &Opt) -> syn::Result<bool> {
+    match &opt.value {
+        None => Ok(true),
+        Some(_) => single::<syn::LitBool>(opt, "`true` or `false`").map(|b| b.value),
+    }
+}
+
+fn name(opt: &Opt) -> syn::Result<String> {
+    let lit: syn::LitStr = single(opt, "a string, e.g. `name = \"db\"`")?;
+    let text = lit.value();
+    if text.is_empty() || text.contains('/') {
+        return Err(syn::Error::new(
+            lit.span(),
+            "a name must be non-empty and contain no `/` (it is a segment of the tree's paths)",
+        ));
+    }
+    Ok(text)
+}
+
+fn krate(opt: &Opt) -> syn::Result<syn::Path> {
+    single(
+        opt,
+        "the path of the suture crate, e.g. `crate = my_suture`",
+    )
+}
+
+fn after(opt: &Opt) -> syn::Result<Vec<Ident>> {
+    let tokens = value(opt, "a sibling field, or a list `[a, b]`")?;
+    let mut iter = tokens.clone().into_iter();
+    match (iter.next(), iter.next()) {
+        (Some(TokenTree::Ident(ident)), None) => Ok(vec![ident]),
+        (Some(TokenTree::Group(group)), None)
+            if group.delimiter() == proc_macro2::Delimiter::Bracket =>
+        {
+            let list = syn::parse::Parser::parse2(
+                syn::punctuated::Punctuated::<Ident, syn::Token![,]>::parse_terminated,
+                group.stream(),
+            )
+            .map_err(|_| {
+                syn::Error::new(
+                    group.span(),
+                    "expected a list of sibling fields, e.g. `[a, b]`",
+                )
+            })?;
+            Ok(list.into_iter().collect())
+        }
+        _ => Err(syn::Error::new(
+            span_of(tokens),
+            "expected a sibling field, or a list `[a, b]`",
+        )),
+    }
+}
+
+fn stop_budget(opt: &Opt) -> syn::Result<StopBudget> {
+    let tokens = value(opt, "a duration such as `5s`, or `abort`, or `infinity`")?;
+    if let Ok(word) = syn::parse2::<Ident>(tokens.clone()) {
+        return match word.to_string().as_str() {
+            "abort" => Ok(StopBudget::Abort),
+            "infinity" => Ok(StopBudget::Infinity),
+            _ => Err(unknown(
+                &word,
+                "shutdown",
+                &["abort", "infinity"],
+                "expected a duration such as `5s`, or one of",
+            )),
+        };
+    }
+    positive_duration(opt).map(StopBudget::Timeout)
+}
+
+fn positive_duration(opt: &Opt) -> syn::Result<u64> {
+    let tokens = value(opt, "a duration such as `500ms` or `10s`")?;
+    let lit: Lit = syn::parse2(tokens.clone()).map_err(|_| {
+        syn::Error::new(
+            span_of(tokens),
+            "expected a duration such as `500ms` or `10s`",
+        )
+    })?;
+    let nanos = duration(&lit)?;
+    if nanos == 0 {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("`{}` must be greater than zero", opt.key),
+        ));
+    }
+    Ok(nanos)
+}
+
+/// A suffixed literal (`250us`, `1.5s`, `2m`) as nanoseconds.
+pub(crate) fn duration(lit: &Lit) -> syn::Result<u64> {
+    const UNITS: &[(&str, u128)] = &[
+        ("ns", 1),
+        ("us", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000),
+    ];
+    let units = "`ns`, `us`, `ms`, `s`, `m`, `h`";
+    let (digits, suffix, fraction) = match lit {
+        Lit::Int(int) => (int.base10_digits().to_owned(), int.suffix(), false),
+        Lit::Float(float) => (float.base10_digits().to_owned(), float.suffix(), true),
+        _ => {
+            return Err(syn::Error::new(
+                lit.span(),
+                "expected a duration such as `500ms` or `10s`",
+            ));
+        }
+    };
+    if suffix.is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("a duration needs a unit: write e.g. `{digits}s` (units: {units})"),
+        ));
+    }
+    let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == suffix) else {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("unknown duration unit `{suffix}` (units: {units})"),
+        ));
+    };
+    let overflow = || {
+        syn::Error::new(
+            lit.span(),
+            "this duration is too long: it must fit in 584 years (u64 nanoseconds)",
+        )
+    };
+    let nanos: u128 = if fraction {
+        let value: f64 = digits.parse().map_err(|_| overflow())?;
+        let nanos = value * scale as f64;
+        if !nanos.is_finite() || nanos >= u64::MAX as f64 {
+            return Err(overflow());
+        }
+        nanos.round() as u128
+    } else {
+        let value: u128 = digits.parse().map_err(|_| overflow())?;
+        value.checked_mul(scale).ok_or_else(overflow)?
+    };
+    u64::try_from(nanos).map_err(|_| overflow())
+}
+
+fn intensity(opt: &Opt) -> syn::Result<(f64, u64)> {
+    let expected = "`FAILURES / HALF_LIFE`, e.g. `5 / 30s`";
+    let tokens = value(opt, expected)?;
+    let parts: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let [threshold, TokenTree::Punct(slash), half_life] = parts.as_slice() else {
+        return Err(syn::Error::new(
+            span_of(tokens),
+            format!("expected {expected}"),
+        ));
+    };
+    if slash.as_char() != '/' {
+        return Err(syn::Error::new(
+            slash.span(),
+            format!("expected {expected}"),
+        ));
+    }
+    let threshold_lit: Lit = syn::parse2(threshold.clone().into())
+        .map_err(|_| syn::Error::new(threshold.span(), format!("expected {expected}")))?;
+    let failures = match &threshold_lit {
+        Lit::Int(i) if i.suffix().is_empty() => i.base10_parse::<f64>().ok(),
+        Lit::Float(f) if f.suffix().is_empty() => f.base10_parse::<f64>().ok(),
+        _ => None,
+    };
+    let failures = failures.ok_or_else(|| {
+        syn::Error::new(
+            threshold.span(),
+            "expected the failure threshold as a plain number, e.g. `5`",
+        )
+    })?;
+    if !(failures.is_finite() && failures > 0.0) {
+        return Err(syn::Error::new(
+            threshold.span(),
+            "the failure threshold must be greater than zero",
+        ));
+    }
+    let half_life_lit: Lit = syn::parse2(half_life.clone().into()).map_err(|_| {
+        syn::Error::new(
+            half_life.span(),
+            "expected the half-life as a duration, e.g. `30s`",
+        )
+    })?;
+    let nanos = duration(&half_life_lit)?;
+    if nanos == 0 {
+        return Err(syn::Error::new(
+            half_life.span(),
+            "the half-life must be greater than zero",
+        ));
+    }
+    Ok((failures, nanos))
+}
+
+fn jitter(opt: &Opt) -> syn::Result<f64> {
+    let expected = "a percentage such as `10%`, or a fraction such as `0.1`";
+    let tokens = value(opt, expected)?;
+    let parts: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let (number, percent) = match parts.as_slice() {
+        [number, TokenTree::Punct(p)] if p.as_char() == '%' => (number, true),
+        [number] => (number, false),
+        _ => {
+            return Err(syn::Error::new(
+                span_of(tokens),
+                format!("expected {expected}"),
+            ));
+        }
+    };
+    let lit: Lit = syn::parse2(number.clone().into())
+        .map_err(|_| syn::Error::new(number.span(), format!("expected {expected}")))?;
+    let value = match &lit {
+        Lit::Int(i) if i.suffix().is_empty() && percent => i.base10_parse::<f64>().ok(),
+        Lit::Float(f) if f.suffix().is_empty() => f.base10_parse::<f64>().ok(),
+        Lit::Int(i) if i.suffix().is_empty() => {
+            return Err(syn::Error::new(
+                i.span(),
+                format!(
+                    "a bare integer is ambiguous here: write `{}%` or a fraction such as `0.1`",
+                    i.base10_digits()
+                ),
+            ));
+        }
+        _ => None,
+    }
+    .ok_or_else(|| syn::Error::new(lit.span(), format!("expected {expected}")))?;
+    let fraction = if percent { value / 100.0 } else { value };
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(syn::Error::new(
+            span_of(tokens),
+            "jitter must be between 0% and 100% (0.0 and 1.0)",
+        ));
+    }
+    Ok(fraction)
+}
