@@ -1,0 +1,9 @@
+use suture::Service;
+
+#[derive(Service)]
+enum Job {
+    Once,
+    Forever,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use suture::Service;
+
+#[derive(Service)]
+struct Job;
+
+fn main() {}
