@@ -1,4 +1,4 @@
-//! A guided tour of suture in about ten seconds: a tree that crashes and heals.
+//! A guided tour of suture in about five seconds: a declared tree that crashes and heals.
 //!
 //! Run it with `cargo run --example tour`. It shows, on a human-readable console:
 //! a service crashing and being restarted, a crash loop entering backoff and resuming,
@@ -9,16 +9,131 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use suture::{
-    ChildSpec, Context, OnExceeded, Restart, ServiceError, ServiceResult, Shutdown, Strategy,
-    Supervisor, SupervisorHandle, service_fn,
-};
+use suture::{Context, Service, ServiceError, ServiceResult, SupervisorHandle, supervisor};
 use tokio::time::sleep;
 use tokio_util::sync::CancellationToken;
+
+supervisor! {
+    /// The whole application. Children start top to bottom (the database first: it must be
+    /// ready before the others start) and stop bottom to top.
+    #[supervisor(intensity = 4 / 10s, backoff = 2s, jitter = 10%, shutdown = 500ms)]
+    struct App {
+        #[child(ready = 1s)]
+        database: Database,
+        cache: Cache,
+        feed: Feed,
+        listeners: Listeners,
+        /// Ignores cancellation: aborted at its next `.await` after its 300 ms budget.
+        #[child(shutdown = 300ms)]
+        stubborn: Stubborn,
+        migrate: Migrate,
+    }
+
+    /// A pair that restarts together: when `https` fails, `http` is stopped and both start
+    /// again. If they keep failing, the group gives up and its parent decides.
+    #[supervisor(strategy = one_for_all, on_exceeded = escalate, intensity = 3 / 10s)]
+    struct Listeners {
+        http: Listener,
+        https: Listener,
+    }
+}
+
+/// Ready after a short start-up.
+#[derive(Service)]
+struct Database;
+
+impl Database {
+    async fn run(&mut self, ctx: Context) -> ServiceResult {
+        sleep(Duration::from_millis(200)).await; // "connecting"
+        ctx.ready();
+        stop_when_told(&ctx).await
+    }
+}
+
+/// Panics once, 300 ms in; the restarted incarnation stays up.
+#[derive(Service)]
+struct Cache {
+    runs: u32,
+}
+
+impl Cache {
+    async fn run(&mut self, ctx: Context) -> ServiceResult {
+        self.runs += 1;
+        if self.runs == 1 {
+            sleep(Duration::from_millis(300)).await;
+            panic!("cache index corrupted");
+        }
+        stop_when_told(&ctx).await
+    }
+}
+
+/// Fails five times in a row: the supervisor's intensity (4) is exceeded, restarts pause for
+/// the backoff, then resume and the feed recovers.
+#[derive(Service)]
+struct Feed {
+    runs: u32,
+}
+
+impl Feed {
+    async fn run(&mut self, ctx: Context) -> ServiceResult {
+        self.runs += 1;
+        if self.runs <= 5 {
+            sleep(Duration::from_millis(100)).await;
+            return Err(ServiceError::msg("upstream refused the connection"));
+        }
+        stop_when_told(&ctx).await
+    }
+}
+
+/// Serves until told to stop; fails once after `fail_after`, if set.
+#[derive(Service)]
+struct Listener {
+    fail_after: Option<Duration>,
+}
+
+impl Listener {
+    async fn run(&mut self, ctx: Context) -> ServiceResult {
+        if let Some(after) = self.fail_after.take() {
+            tokio::select! {
+                _ = ctx.cancelled() => return Ok(()),
+                _ = sleep(after) => return Err(ServiceError::msg("certificate expired")),
+            }
+        }
+        stop_when_told(&ctx).await
+    }
+}
+
+#[derive(Service)]
+struct Stubborn;
+
+impl Stubborn {
+    async fn run(&mut self, _ctx: Context) -> ServiceResult {
+        loop {
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A transient job: finishes normally and is not restarted.
+#[derive(Service)]
+#[service(restart = transient)]
+struct Migrate;
+
+impl Migrate {
+    async fn run(&mut self, _ctx: Context) -> ServiceResult {
+        sleep(Duration::from_millis(100)).await;
+        Ok(())
+    }
+}
+
+/// Runs until told to stop, then says so: the shutdown order shows in the log.
+async fn stop_when_told(ctx: &Context) -> ServiceResult {
+    ctx.cancelled().await;
+    tracing::info!(path = ctx.path(), "stopped cleanly");
+    Ok(())
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -31,20 +146,29 @@ async fn main() -> ExitCode {
         .compact()
         .init();
 
-    let app = match build_tree() {
-        Ok(app) => app,
-        Err(error) => {
-            eprintln!("could not build the tree: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let app = App::new(
+        Database,
+        Cache { runs: 0 },
+        Feed { runs: 0 },
+        Listeners::new(
+            Listener { fail_after: None },
+            Listener {
+                fail_after: Some(Duration::from_millis(2500)),
+            },
+        ),
+        Stubborn,
+        Migrate,
+    );
     let handle = app.handle();
+    println!("== start order: {:?}", App::START_ORDER);
+    println!("== stop order:  {:?}", App::STOP_ORDER);
     let stop = CancellationToken::new();
-    println!("== starting the tree (database first: the others wait for it to be ready)");
-    let running = app.serve_background(Context::new(stop.clone())).await;
-    show(&handle, "just started").await;
+    let running = tokio::spawn(serve(app, stop.clone()));
+    sleep(Duration::from_millis(50)).await;
+    // Answered once start-up is over: the supervisor starts its children before anything else.
+    show(&handle, "once the database was ready and the others had started").await;
 
-    sleep(Duration::from_millis(1500)).await;
+    sleep(Duration::from_millis(1250)).await;
     show(
         &handle,
         "after the cache crashed once and the flaky feed entered backoff",
@@ -69,108 +193,14 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Serves the tree as a root until `stop` is cancelled (what `suture::run` does on Ctrl-C).
+async fn serve(mut app: App, stop: CancellationToken) -> ServiceResult {
+    app.serve(Context::new(stop)).await
+}
+
 async fn show(handle: &SupervisorHandle, when: &str) {
     match handle.tree().await {
         Ok(tree) => println!("\n== the tree, {when}:\n{tree}\n"),
         Err(error) => println!("\n== no tree {when}: {error}"),
     }
-}
-
-/// Runs until told to stop, then says so: the shutdown order shows in the log.
-async fn stop_when_told(ctx: &Context, name: &str) -> ServiceResult {
-    ctx.cancelled().await;
-    tracing::info!(path = ctx.path(), "{name} stopped cleanly");
-    Ok(())
-}
-
-fn build_tree() -> Result<Supervisor, Box<dyn std::error::Error>> {
-    let app = Supervisor::builder("app")
-        .intensity(4, Duration::from_secs(10))
-        .backoff(Duration::from_secs(2))
-        .jitter(0.1)
-        .shutdown(Duration::from_millis(500))
-        .build()?;
-
-    // Ready after a short start-up; everything after it waits for that.
-    app.add_with(
-        service_fn("database", |ctx: Context| async move {
-            sleep(Duration::from_millis(200)).await; // "connecting"
-            ctx.ready();
-            stop_when_told(&ctx, "database").await
-        }),
-        ChildSpec::new().ready_within(Duration::from_secs(1)),
-    )?;
-
-    // Panics once, 300 ms in; the restarted incarnation stays up.
-    let cache_runs = Arc::new(AtomicU32::new(0));
-    app.add(service_fn("cache", move |ctx: Context| {
-        let run = cache_runs.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if run == 0 {
-                sleep(Duration::from_millis(300)).await;
-                panic!("cache index corrupted");
-            }
-            stop_when_told(&ctx, "cache").await
-        }
-    }))?;
-
-    // Fails at once five times in a row: the supervisor's intensity (4) is exceeded,
-    // restarts pause for the backoff, then resume and the feed recovers.
-    let feed_runs = Arc::new(AtomicU32::new(0));
-    app.add(service_fn("feed", move |ctx: Context| {
-        let run = feed_runs.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if run < 5 {
-                sleep(Duration::from_millis(100)).await;
-                return Err(ServiceError::msg("upstream refused the connection"));
-            }
-            stop_when_told(&ctx, "feed").await
-        }
-    }))?;
-
-    app.add(listeners()?)?;
-
-    // Ignores cancellation: aborted at its next `.await` after its 300 ms budget.
-    app.add_with(
-        service_fn("stubborn", |_ctx: Context| async move {
-            loop {
-                sleep(Duration::from_millis(50)).await;
-            }
-        }),
-        ChildSpec::new().shutdown(Shutdown::Timeout(Duration::from_millis(300))),
-    )?;
-
-    // A transient job: finishes normally and is not restarted.
-    app.add_with(
-        service_fn("migrate", |_ctx: Context| async move {
-            sleep(Duration::from_millis(100)).await;
-            Ok(())
-        }),
-        ChildSpec::new().restart(Restart::Transient),
-    )?;
-    Ok(app)
-}
-
-/// A one_for_all pair: when `https` fails, `http` is stopped and both start again.
-fn listeners() -> Result<Supervisor, Box<dyn std::error::Error>> {
-    let listeners = Supervisor::builder("listeners")
-        .strategy(Strategy::OneForAll)
-        .on_exceeded(OnExceeded::Escalate)
-        .intensity(3, Duration::from_secs(10))
-        .build()?;
-    listeners.add(service_fn("http", |ctx: Context| async move {
-        stop_when_told(&ctx, "http").await
-    }))?;
-    let https_runs = Arc::new(AtomicU32::new(0));
-    listeners.add(service_fn("https", move |ctx: Context| {
-        let run = https_runs.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if run == 0 {
-                sleep(Duration::from_millis(2500)).await;
-                return Err(ServiceError::msg("certificate expired"));
-            }
-            stop_when_told(&ctx, "https").await
-        }
-    }))?;
-    Ok(listeners)
 }
