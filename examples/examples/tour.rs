@@ -166,7 +166,11 @@ async fn main() -> ExitCode {
     let running = tokio::spawn(serve(app, stop.clone()));
     sleep(Duration::from_millis(50)).await;
     // Answered once start-up is over: the supervisor starts its children before anything else.
-    show(&handle, "once the database was ready and the others had started").await;
+    show(
+        &handle,
+        "once the database was ready and the others had started",
+    )
+    .await;
 
     sleep(Duration::from_millis(1250)).await;
     show(

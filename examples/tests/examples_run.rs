@@ -103,7 +103,10 @@ fn tour_shows_crashes_backoff_group_restart_abort_and_ordered_shutdown() {
         let restarted = stdout
             .lines()
             .any(|l| l.contains(&format!("── {listener} [running")) && l.contains("1 restart"));
-        assert!(restarted, "`{listener}` did not restart with its group:\n{stdout}");
+        assert!(
+            restarted,
+            "`{listener}` did not restart with its group:\n{stdout}"
+        );
     }
     // Reverse start order at shutdown (the last time each says so; http also stopped
     // once before, for its group restart).
