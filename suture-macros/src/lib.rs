@@ -1,9 +1,9 @@
 //! Procedural macros for `suture`: the `supervisor!` block and `#[derive(Service)]`.
 //!
 //! Use them through the `suture` crate, which re-exports them and documents them with
-//! examples. Each macro runs in three steps: [`parse`] reads the syntax into a plain model,
-//! [`validate`] gives it meaning and checks every rule (collecting all errors, each spanned
-//! on the offending token), and [`expand`] writes the code. On errors, the expansion still
+//! examples. Each macro runs in three steps: `parse` reads the syntax into a plain model,
+//! `validate` gives it meaning and checks every rule (collecting all errors, each spanned
+//! on the offending token), and `expand` writes the code. On errors, the expansion still
 //! runs on what was valid, so the user sees their mistakes and not a cascade after them.
 
 use proc_macro::TokenStream;
