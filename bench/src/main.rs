@@ -1,3 +1,667 @@
-//! The suture benchmarks (see README).
+//! The suture benchmarks, each beside the bare-tokio floor measured in the same run.
+//!
+//! ```text
+//! cargo run --release -p suture-bench                     # every workload
+//! cargo run --release -p suture-bench -- --quick          # W1a, W1b, W2 100k, W3: under a minute
+//! cargo run --release -p suture-bench -- --workload W1a   # one (or a comma list)
+//! ```
+//!
+//! One line per figure: `system=suture workload=W1a metric=restart_cycle value=812 unit=ns
+//! floor=318 ratio=2.55`, and `system=tokio-floor ...` for the floors. Each figure is the
+//! median of several repetitions (printed in the header), suture's and the floor's
+//! interleaved so that drift on a shared machine hits both alike. Workloads that measure
+//! memory or start-up of many tasks run in a fresh process per repetition, so that one
+//! measurement's freed memory does not flatter the next.
+#![allow(clippy::print_stdout)] // the bench's output is its product
 
-fn main() {}
+use std::io::Write;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use suture::{Context, Service, ServiceError, ServiceResult, ShutdownOrder, Supervisor};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Restart cycles per W1 repetition.
+const CYCLES: u64 = 100_000;
+
+struct Options {
+    quick: bool,
+    workloads: Option<Vec<String>>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, spec] = args.as_slice()
+        && flag == "--child"
+    {
+        return child(spec);
+    }
+    let mut options = Options {
+        quick: false,
+        workloads: None,
+    };
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--workload" => match iter.next() {
+                Some(list) => options
+                    .workloads
+                    .get_or_insert_with(Vec::new)
+                    .extend(list.split(',').map(str::to_owned)),
+                None => return usage("--workload needs a name, e.g. W1a"),
+            },
+            other => return usage(&format!("unknown argument `{other}`")),
+        }
+    }
+    run_all(&options)
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("suture-bench: {problem}");
+    eprintln!(
+        "usage: suture-bench [--quick] [--workload W1a,W1b,W1a-log,W2-100k,W2-1M,W3,idle,flat]"
+    );
+    ExitCode::from(2)
+}
+
+fn run_all(options: &Options) -> ExitCode {
+    let quick = options.quick;
+    let wanted = |name: &str, in_quick: bool| match &options.workloads {
+        Some(list) => list.iter().any(|w| w.eq_ignore_ascii_case(name)),
+        None => !quick || in_quick,
+    };
+    let w1_reps = if quick { 3 } else { 5 };
+    let w2_reps = 3;
+    println!(
+        "# suture-bench: {} cores, {}; medians of {w1_reps} (W1) and {w2_reps} (W2, W3) repetitions; {CYCLES} cycles per W1 repetition",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if quick { "quick" } else { "full" }
+    );
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+        println!(
+            "# note: RUST_BACKTRACE is set: supervised panics capture a backtrace (W1b pays for it)"
+        );
+    }
+    let mut ok = true;
+    if wanted("W1a", true) {
+        ok &= restart_workload("W1a", w1_reps, Fault::Error, false);
+    }
+    if wanted("W1b", true) {
+        ok &= restart_workload("W1b", w1_reps, Fault::Panic, false);
+    }
+    if wanted("W1a-log", false) {
+        ok &= restart_workload("W1a-log", w1_reps, Fault::Error, true);
+    }
+    if wanted("W2-100k", true) {
+        ok &= scale_workload("W2-100k", 100_000, w2_reps);
+    }
+    if wanted("W2-1M", false) {
+        ok &= scale_workload("W2-1M", 1_000_000, w2_reps);
+    }
+    if wanted("W3", true) {
+        ok &= tree_workload(w2_reps);
+    }
+    if wanted("idle", false) {
+        ok &= idle_workload();
+    }
+    if wanted("flat", false) {
+        ok &= flat_workload();
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+// ---- output ---------------------------------------------------------------------------
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn line(system: &str, workload: &str, metric: &str, value: f64, unit: &str, floor: Option<f64>) {
+    let mut out = format!(
+        "system={system} workload={workload} metric={metric} value={} unit={unit}",
+        round(value)
+    );
+    if let Some(floor) = floor {
+        out.push_str(&format!(
+            " floor={} ratio={:.2}",
+            round(floor),
+            value / floor
+        ));
+    }
+    println!("{out}");
+    let _ = std::io::stdout().flush();
+}
+
+fn round(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+// ---- W1: restart latency -----------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum Fault {
+    Error,
+    Panic,
+}
+
+/// Fails on every start until it has started `cycles` times, then signals and waits.
+struct Crasher {
+    starts: u64,
+    cycles: u64,
+    fault: Fault,
+    done: Arc<Notify>,
+}
+
+impl Service for Crasher {
+    async fn serve(&mut self, ctx: Context) -> ServiceResult {
+        self.starts += 1;
+        if self.starts > self.cycles {
+            self.done.notify_one();
+            ctx.cancelled().await;
+            return Ok(());
+        }
+        match self.fault {
+            Fault::Error => Err(ServiceError::msg("crash")),
+            Fault::Panic => panic!("crash"),
+        }
+    }
+}
+
+/// Mean nanoseconds per crash-restart cycle under a supervisor that never backs off.
+async fn suture_restart_cycle(fault: Fault, cycles: u64) -> f64 {
+    let sup = Supervisor::builder("w1")
+        .intensity(1e15, Duration::from_secs(1))
+        .build()
+        .expect("valid settings");
+    let done = Arc::new(Notify::new());
+    sup.add(Crasher {
+        starts: 0,
+        cycles,
+        fault,
+        done: done.clone(),
+    })
+    .expect("not stopped");
+    let stop = CancellationToken::new();
+    let began = Instant::now();
+    let task = sup.serve_background(Context::new(stop.clone())).await;
+    done.notified().await;
+    let elapsed = began.elapsed();
+    stop.cancel();
+    let _ = task.await;
+    elapsed.as_nanos() as f64 / cycles as f64
+}
+
+/// The floor: spawn and await a trivial task (or one panicking inside `catch_unwind`).
+async fn floor_restart_cycle(fault: Fault, cycles: u64) -> f64 {
+    let began = Instant::now();
+    for _ in 0..cycles {
+        let task = match fault {
+            Fault::Error => tokio::spawn(async { Err::<(), _>(std::fmt::Error) }),
+            Fault::Panic => tokio::spawn(async {
+                std::panic::catch_unwind(|| panic!("crash")).map_err(|_| std::fmt::Error)
+            }),
+        };
+        let _ = std::hint::black_box(task.await);
+    }
+    began.elapsed().as_nanos() as f64 / cycles as f64
+}
+
+thread_local! {
+    static FLOOR_PANIC: std::cell::RefCell<Option<(String, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The floor's panic hook does what a supervisor needs at least: keep the message and the
+/// location, silently.
+fn install_floor_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .unwrap_or_default();
+        let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+        FLOOR_PANIC.with_borrow_mut(|slot| *slot = Some((message, location)));
+    }));
+}
+
+fn restart_workload(workload: &str, reps: usize, fault: Fault, logging: bool) -> bool {
+    let rt = runtime();
+    if matches!(fault, Fault::Panic) {
+        install_floor_hook();
+    }
+    let _log_guard = logging.then(install_file_logging);
+    let (mut ours, mut floors) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        floors.push(on_worker(&rt, floor_restart_cycle(fault, CYCLES)));
+        ours.push(on_worker(&rt, suture_restart_cycle(fault, CYCLES)));
+    }
+    let (ours, floor) = (median(ours), median(floors));
+    line("tokio-floor", workload, "restart_cycle", floor, "ns", None);
+    line("suture", workload, "restart_cycle", ours, "ns", Some(floor));
+    if logging {
+        // Against W1a without logging, measured now, on the same runtime.
+        let plain: Vec<f64> = {
+            let _quiet =
+                tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
+            (0..reps)
+                .map(|_| on_worker(&rt, suture_restart_cycle(fault, CYCLES)))
+                .collect()
+        };
+        line(
+            "suture",
+            workload,
+            "logging_overhead",
+            ours,
+            "ns",
+            Some(median(plain)),
+        );
+    }
+    true
+}
+
+/// Runs `fut` on a worker thread, as a supervisor's loop runs: awaiting tasks from the thread
+/// that called `block_on` would add a cross-thread wake-up to every cycle of the floor.
+fn on_worker<F>(rt: &tokio::runtime::Runtime, fut: F) -> f64
+where
+    F: std::future::Future<Output = f64> + Send + 'static,
+{
+    rt.block_on(async {
+        tokio::spawn(fut)
+            .await
+            .expect("the workload does not panic")
+    })
+}
+
+/// Formatted events to a file, as a service in production would log.
+fn install_file_logging() -> tracing::dispatcher::DefaultGuard {
+    let path = std::env::temp_dir().join(format!("suture-bench-{}.log", std::process::id()));
+    let file = std::fs::File::create(&path).expect("a temporary log file");
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::set_default(subscriber)
+}
+
+// ---- W2: many idle children ---------------------------------------------------------------
+
+/// Idle until cancelled; counts itself as running first.
+struct Idle {
+    running: Arc<Counter>,
+}
+
+/// Counts up to a target, then wakes whoever waits.
+struct Counter {
+    count: AtomicU64,
+    target: u64,
+    reached: Notify,
+}
+
+impl Counter {
+    fn new(target: u64) -> Arc<Self> {
+        Arc::new(Counter {
+            count: AtomicU64::new(0),
+            target,
+            reached: Notify::new(),
+        })
+    }
+
+    fn arrive(&self) {
+        if self.count.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
+            self.reached.notify_one();
+        }
+    }
+}
+
+impl Service for Idle {
+    async fn serve(&mut self, ctx: Context) -> ServiceResult {
+        self.running.arrive();
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// One repetition, in this (fresh) process: `start_ms rss_per_child_bytes shutdown_ms`.
+fn w2_child(system: &str, n: u64) -> (f64, f64, f64) {
+    let rt = runtime();
+    rt.block_on(async {
+        let running = Counter::new(n);
+        let before = vm_rss_bytes();
+        let stop = CancellationToken::new();
+        if system == "suture" {
+            let sup = Supervisor::builder("w2")
+                .shutdown_order(ShutdownOrder::Concurrent)
+                .build()
+                .expect("valid settings");
+            for _ in 0..n {
+                sup.add(Idle {
+                    running: running.clone(),
+                })
+                .expect("not stopped");
+            }
+            let began = Instant::now();
+            let task = sup.serve_background(Context::new(stop.clone())).await;
+            running.reached.notified().await;
+            let start = began.elapsed();
+            let per_child = (vm_rss_bytes() - before) / n as f64;
+            let began = Instant::now();
+            stop.cancel();
+            let _ = task.await;
+            (ms(start), per_child, ms(began.elapsed()))
+        } else {
+            let began = Instant::now();
+            let mut tasks = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                let token = stop.child_token();
+                let running = running.clone();
+                tasks.push(tokio::spawn(async move {
+                    running.arrive();
+                    token.cancelled().await;
+                }));
+            }
+            running.reached.notified().await;
+            let start = began.elapsed();
+            let per_child = (vm_rss_bytes() - before) / n as f64;
+            let began = Instant::now();
+            stop.cancel();
+            for task in tasks {
+                let _ = task.await;
+            }
+            (ms(start), per_child, ms(began.elapsed()))
+        }
+    })
+}
+
+fn scale_workload(workload: &str, n: u64, reps: usize) -> bool {
+    let mut figures: [[Vec<f64>; 3]; 2] = Default::default();
+    for _ in 0..reps {
+        for (i, system) in ["tokio-floor", "suture"].iter().enumerate() {
+            let Some(values) = in_child(&format!("w2:{system}:{n}")) else {
+                return false;
+            };
+            for (k, v) in values.into_iter().enumerate().take(3) {
+                figures[i][k].push(v);
+            }
+        }
+    }
+    let metrics = [
+        ("start", "ms"),
+        ("memory_per_child", "bytes"),
+        ("shutdown", "ms"),
+    ];
+    for (k, (metric, unit)) in metrics.iter().enumerate() {
+        let floor = median(figures[0][k].clone());
+        let ours = median(figures[1][k].clone());
+        line("tokio-floor", workload, metric, floor, unit, None);
+        line("suture", workload, metric, ours, unit, Some(floor));
+    }
+    true
+}
+
+// ---- W3: a deep tree -------------------------------------------------------------------------
+
+/// Depth 3, fan-out 100 x 100 x 10: `start_ms shutdown_ms`.
+fn w3_child() -> (f64, f64) {
+    let rt = runtime();
+    rt.block_on(async {
+        let leaves = Counter::new(100 * 100 * 10);
+        let root = pool("root");
+        for i in 0..100 {
+            let middle = pool(&format!("m{i}"));
+            for j in 0..100 {
+                let group = pool(&format!("g{j}"));
+                for _ in 0..10 {
+                    group
+                        .add(Idle {
+                            running: leaves.clone(),
+                        })
+                        .expect("not stopped");
+                }
+                middle.add(group).expect("not stopped");
+            }
+            root.add(middle).expect("not stopped");
+        }
+        let stop = CancellationToken::new();
+        let began = Instant::now();
+        let task = root.serve_background(Context::new(stop.clone())).await;
+        leaves.reached.notified().await;
+        let start = began.elapsed();
+        let began = Instant::now();
+        stop.cancel();
+        let _ = task.await;
+        (ms(start), ms(began.elapsed()))
+    })
+}
+
+/// A supervisor of many similar children: they stop all at once.
+fn pool(name: &str) -> Supervisor {
+    Supervisor::builder(name.to_owned())
+        .shutdown_order(ShutdownOrder::Concurrent)
+        .build()
+        .expect("valid settings")
+}
+
+fn tree_workload(reps: usize) -> bool {
+    let (mut starts, mut stops) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let Some(values) = in_child("w3") else {
+            return false;
+        };
+        starts.push(values[0]);
+        stops.push(values[1]);
+    }
+    line("suture", "W3", "start", median(starts), "ms", None);
+    line("suture", "W3", "shutdown", median(stops), "ms", None);
+    true
+}
+
+// ---- idle CPU and flat memory ------------------------------------------------------------------
+
+fn idle_workload() -> bool {
+    let Some(ours) = in_child("idle:suture") else {
+        return false;
+    };
+    let Some(floor) = in_child("idle:tokio-floor") else {
+        return false;
+    };
+    line(
+        "tokio-floor",
+        "idle-100k",
+        "cpu_per_idle_second",
+        floor[0],
+        "ms",
+        None,
+    );
+    line(
+        "suture",
+        "idle-100k",
+        "cpu_per_idle_second",
+        ours[0],
+        "ms",
+        None,
+    );
+    true
+}
+
+/// CPU time (ms) the process used during one idle second with 100k idle children.
+fn idle_child(system: &str) -> f64 {
+    let rt = runtime();
+    rt.block_on(async {
+        let n = 100_000;
+        let running = Counter::new(n);
+        let stop = CancellationToken::new();
+        let mut serving = None;
+        let mut tasks = Vec::new();
+        if system == "suture" {
+            let sup = pool("idle");
+            for _ in 0..n {
+                sup.add(Idle {
+                    running: running.clone(),
+                })
+                .expect("not stopped");
+            }
+            serving = Some(sup.serve_background(Context::new(stop.clone())).await);
+        } else {
+            for _ in 0..n {
+                let token = stop.child_token();
+                let running = running.clone();
+                tasks.push(tokio::spawn(async move {
+                    running.arrive();
+                    token.cancelled().await;
+                }));
+            }
+        }
+        running.reached.notified().await;
+        // Let start-up work drain before measuring.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = cpu_ms();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let used = cpu_ms() - before;
+        stop.cancel();
+        if let Some(task) = serving {
+            let _ = task.await;
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        used
+    })
+}
+
+fn flat_workload() -> bool {
+    let Some(values) = in_child("flat") else {
+        return false;
+    };
+    line(
+        "suture",
+        "flat-1M-restarts",
+        "rss_before",
+        values[0],
+        "KiB",
+        None,
+    );
+    line(
+        "suture",
+        "flat-1M-restarts",
+        "rss_after",
+        values[1],
+        "KiB",
+        None,
+    );
+    true
+}
+
+/// RSS (KiB) after a warm-up of 100k restarts, and after 1,000,000 more.
+fn flat_child() -> (f64, f64) {
+    let rt = runtime();
+    rt.block_on(async {
+        suture_restart_cycle(Fault::Error, 100_000).await;
+        let before = vm_rss_bytes() / 1024.0;
+        suture_restart_cycle(Fault::Error, 1_000_000).await;
+        (before, vm_rss_bytes() / 1024.0)
+    })
+}
+
+// ---- fresh processes ------------------------------------------------------------------------
+
+/// Runs one repetition in a fresh copy of this program; its figures, space-separated.
+fn in_child(spec: &str) -> Option<Vec<f64>> {
+    let exe = std::env::current_exe().ok()?;
+    let output = Command::new(exe).args(["--child", spec]).output().ok()?;
+    if !output.status.success() {
+        eprintln!(
+            "suture-bench: `{spec}` failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(|v| v.parse().ok())
+        .collect()
+}
+
+fn child(spec: &str) -> ExitCode {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let figures: Vec<f64> = match parts.as_slice() {
+        ["w2", system, n] => match n.parse() {
+            Ok(n) => {
+                let (a, b, c) = w2_child(system, n);
+                vec![a, b, c]
+            }
+            Err(_) => return usage("bad child spec"),
+        },
+        ["w3"] => {
+            let (a, b) = w3_child();
+            vec![a, b]
+        }
+        ["idle", system] => vec![idle_child(system)],
+        ["flat"] => {
+            let (a, b) = flat_child();
+            vec![a, b]
+        }
+        _ => return usage("bad child spec"),
+    };
+    let text: Vec<String> = figures.iter().map(f64::to_string).collect();
+    println!("{}", text.join(" "));
+    ExitCode::SUCCESS
+}
+
+// ---- measurements ---------------------------------------------------------------------------
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Resident memory, from `/proc/self/status` (0 where there is no procfs).
+fn vm_rss_bytes() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib * 1024.0)
+}
+
+/// User plus system CPU time of this process, in ms, from `/proc/self/stat`.
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    let total = ticks(11) + ticks(12);
+    let hz = 100.0; // USER_HZ on Linux
+    total * 1000.0 / hz
+}

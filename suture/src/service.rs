@@ -3,8 +3,9 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::task::Poll;
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -134,7 +135,8 @@ where
 /// How one incarnation of a child ended.
 pub(crate) enum Outcome {
     Returned(ServiceResult),
-    Panicked(PanicReport),
+    /// Boxed: a panic is rare, and the exit message stays small.
+    Panicked(Box<PanicReport>),
     /// Its task was aborted (or dropped) before `serve` returned.
     Aborted,
 }
@@ -190,29 +192,33 @@ impl<S: Service> DynService for Holder<S> {
                 id,
                 exits,
                 service: Some(self),
-                outcome: None,
             };
-            if let Some(holder) = guard.service.as_deref_mut() {
-                let outcome = catch_panics(holder.0.serve(ctx)).await;
-                guard.outcome = Some(outcome);
-            }
+            let outcome = match guard.service.as_deref_mut() {
+                Some(holder) => {
+                    let mut serve = pin!(holder.0.serve(ctx));
+                    poll_fn(|cx| poll_caught(serve.as_mut(), cx)).await
+                }
+                None => return,
+            };
+            guard.send(outcome);
         })
     }
 }
 
 /// Hands the service back to the supervisor however the task ends: returned, panicked,
 /// or dropped by an abort (in which case the serve future is dropped first).
+///
+/// It holds no outcome while the service runs, so that the task stays small (many
+/// thousands of idle children are common).
 struct ExitGuard<S: Service> {
     id: u64,
     exits: UnboundedSender<Exit>,
     service: Option<Box<Holder<S>>>,
-    outcome: Option<Outcome>,
 }
 
-impl<S: Service> Drop for ExitGuard<S> {
-    fn drop(&mut self) {
+impl<S: Service> ExitGuard<S> {
+    fn send(&mut self, outcome: Outcome) {
         if let Some(service) = self.service.take() {
-            let outcome = self.outcome.take().unwrap_or(Outcome::Aborted);
             // The supervisor may be gone (aborted itself); the service is then dropped here.
             let _ = self.exits.send(Exit {
                 id: self.id,
@@ -223,21 +229,25 @@ impl<S: Service> Drop for ExitGuard<S> {
     }
 }
 
-/// Polls `fut` with panics caught and captured (message, location) instead of printed.
-async fn catch_panics<F: Future<Output = ServiceResult>>(fut: F) -> Outcome {
-    let mut fut = pin!(fut);
-    let polled = std::future::poll_fn(|cx| {
-        let _scope = panic::SupervisedScope::enter();
-        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
-            Err(payload) => Poll::Ready(Err(payload)),
-        }
-    })
-    .await;
-    match polled {
-        Ok(result) => Outcome::Returned(result),
-        Err(payload) => Outcome::Panicked(panic::report(payload)),
+impl<S: Service> Drop for ExitGuard<S> {
+    fn drop(&mut self) {
+        self.send(Outcome::Aborted);
+    }
+}
+
+/// Polls `fut` once with panics caught and captured (message, location) instead of printed.
+///
+/// A function over a pinned reference rather than an `async fn` taking the future: the
+/// caller pins the serve future in place, so the task does not hold it twice.
+fn poll_caught<F: Future<Output = ServiceResult>>(
+    fut: Pin<&mut F>,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Outcome> {
+    let _scope = panic::SupervisedScope::enter();
+    match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(result)) => Poll::Ready(Outcome::Returned(result)),
+        Err(payload) => Poll::Ready(Outcome::Panicked(Box::new(panic::report(payload)))),
     }
 }
 

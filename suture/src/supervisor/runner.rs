@@ -59,7 +59,7 @@ enum Ending {
 enum End {
     Normal,
     Failed(ServiceError),
-    Panicked(PanicReport),
+    Panicked(Box<PanicReport>),
     DoNotRestart,
     TerminateTree,
 }
@@ -147,7 +147,7 @@ struct Runner<'a> {
     /// Ends that arrived while the loop waited for something else, handled in order next.
     deferred: VecDeque<Exit>,
     /// Removed children that are still stopping.
-    detached: HashMap<u64, Child>,
+    detached: HashMap<u64, Box<Child>>,
     /// Stop deadlines, grouped: children stopped together share one entry.
     deadlines: BTreeMap<Instant, Vec<u64>>,
     /// How many children (attached or detached) are stopping.
@@ -402,7 +402,7 @@ impl Runner<'_> {
                 child.state = ChildState::Stopped;
                 self.report_end(
                     &name,
-                    &End::Panicked(report.clone_without_payload()),
+                    &End::Panicked(Box::new(report.clone_without_payload())),
                     Restarting::No,
                 );
                 return Some(Ending::Panic(report.payload));
@@ -650,7 +650,7 @@ impl Runner<'_> {
     fn child_mut(&mut self, id: u64) -> Option<&mut Child> {
         match self.sup.children.get_mut(&id) {
             Some(child) => Some(child),
-            None => self.detached.get_mut(&id),
+            None => self.detached.get_mut(&id).map(|child| &mut **child),
         }
     }
 
@@ -970,8 +970,8 @@ fn new_child(
     name: Arc<str>,
     service: Box<dyn crate::service::DynService>,
     spec: ChildSpec,
-) -> Child {
-    Child {
+) -> Box<Child> {
+    Box::new(Child {
         name,
         supervisor: service.supervisor_handle(),
         service: Some(service),
@@ -982,7 +982,7 @@ fn new_child(
         state: ChildState::Stopped,
         path: None,
         run: None,
-    }
+    })
 }
 
 fn budget_of(runner: &mut Runner<'_>, id: u64) -> Shutdown {
