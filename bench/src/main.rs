@@ -250,24 +250,27 @@ fn restart_workload(workload: &str, reps: usize, fault: Fault, logging: bool) ->
     if matches!(fault, Fault::Panic) {
         install_floor_hook();
     }
-    let _log_guard = logging.then(install_file_logging);
     let (mut ours, mut floors) = (Vec::new(), Vec::new());
     for _ in 0..reps {
         floors.push(on_worker(&rt, floor_restart_cycle(fault, CYCLES)));
-        ours.push(on_worker(&rt, suture_restart_cycle(fault, CYCLES)));
+        if logging {
+            // A subscriber is global to a process: the logged runs get their own.
+            let Some(logged) = in_child("w1log") else {
+                return false;
+            };
+            ours.push(logged[0]);
+        } else {
+            ours.push(on_worker(&rt, suture_restart_cycle(fault, CYCLES)));
+        }
     }
     let (ours, floor) = (median(ours), median(floors));
     line("tokio-floor", workload, "restart_cycle", floor, "ns", None);
     line("suture", workload, "restart_cycle", ours, "ns", Some(floor));
     if logging {
-        // Against W1a without logging, measured now, on the same runtime.
-        let plain: Vec<f64> = {
-            let _quiet =
-                tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
-            (0..reps)
-                .map(|_| on_worker(&rt, suture_restart_cycle(fault, CYCLES)))
-                .collect()
-        };
+        // Against W1a without logging, measured now, in this process.
+        let plain: Vec<f64> = (0..reps)
+            .map(|_| on_worker(&rt, suture_restart_cycle(fault, CYCLES)))
+            .collect();
         line(
             "suture",
             workload,
@@ -278,6 +281,21 @@ fn restart_workload(workload: &str, reps: usize, fault: Fault, logging: bool) ->
         );
     }
     true
+}
+
+/// W1a with formatted events written to a file, as a service in production would log.
+fn w1_logged_child() -> f64 {
+    let path = std::env::temp_dir().join(format!("suture-bench-{}.log", std::process::id()));
+    let file = std::fs::File::create(&path).expect("a temporary log file");
+    tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    let rt = runtime();
+    let cycle = on_worker(&rt, suture_restart_cycle(Fault::Error, CYCLES));
+    let _ = std::fs::remove_file(path);
+    cycle
 }
 
 /// Runs `fut` on a worker thread, as a supervisor's loop runs: awaiting tasks from the thread
@@ -291,18 +309,6 @@ where
             .await
             .expect("the workload does not panic")
     })
-}
-
-/// Formatted events to a file, as a service in production would log.
-fn install_file_logging() -> tracing::dispatcher::DefaultGuard {
-    let path = std::env::temp_dir().join(format!("suture-bench-{}.log", std::process::id()));
-    let file = std::fs::File::create(&path).expect("a temporary log file");
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    tracing::subscriber::set_default(subscriber)
 }
 
 // ---- W2: many idle children ---------------------------------------------------------------
@@ -613,6 +619,7 @@ fn child(spec: &str) -> ExitCode {
             }
             Err(_) => return usage("bad child spec"),
         },
+        ["w1log"] => vec![w1_logged_child()],
         ["w3"] => {
             let (a, b) = w3_child();
             vec![a, b]

@@ -812,8 +812,14 @@ impl Runner<'_> {
             tokio::select! {
                 biased;
                 Some(exit) = self.exit_rx.recv() => {
-                    if let Some(exit) = self.on_exit(exit) {
-                        self.deferred.push_back(exit);
+                    // Take every exit already queued before arming the deadline's timer
+                    // again: a large pool stopping at once sends thousands.
+                    let mut next = Some(exit);
+                    while let Some(exit) = next {
+                        if let Some(exit) = self.on_exit(exit) {
+                            self.deferred.push_back(exit);
+                        }
+                        next = self.exit_rx.try_recv().ok();
                     }
                 }
                 _ = maybe_sleep(stop_deadline) => self.on_deadline(Instant::now()),
