@@ -150,6 +150,12 @@ fn round(value: f64) -> String {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
+    if std::env::var_os("BENCH_CURRENT_THREAD").is_some() {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

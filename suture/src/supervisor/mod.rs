@@ -153,12 +153,14 @@ pub(crate) struct Child {
     pub(crate) supervisor: Option<SupervisorHandle>,
     pub(crate) restarts: u64,
     pub(crate) started_once: bool,
-    pub(crate) last_error: Option<Arc<str>>,
+    pub(crate) last_error: Option<runner::LastError>,
     pub(crate) state: ChildState,
     /// The path, computed at the first start of each serve.
     pub(crate) path: Option<Arc<str>>,
     /// The current incarnation, while its task exists.
     pub(crate) run: Option<runner::Run>,
+    /// The token of the last incarnation, if it ended without being cancelled.
+    pub(crate) spare_token: Option<tokio_util::sync::CancellationToken>,
 }
 
 static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(1);

@@ -8,6 +8,7 @@
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::{Future, pending};
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ enum Ending {
 /// How a child's incarnation ended, as the policy sees it.
 enum End {
     Normal,
-    Failed(ServiceError),
+    Failed(Arc<ServiceError>),
     Panicked(Box<PanicReport>),
     DoNotRestart,
     TerminateTree,
@@ -177,6 +178,8 @@ impl Runner<'_> {
         if let Some(ending) = start {
             return ending;
         }
+        // One registration with the token for the whole loop, not one per event.
+        let mut cancelled = pin!(self.ctx.token.clone().cancelled_owned());
         loop {
             if let Some(exit) = self.deferred.pop_front() {
                 if let Some(ending) = self.handle_end(exit).await {
@@ -188,7 +191,7 @@ impl Runner<'_> {
             let backoff_until = self.backoff_until;
             tokio::select! {
                 biased;
-                _ = self.ctx.token.cancelled() => return Ending::Cancelled,
+                _ = cancelled.as_mut() => return Ending::Cancelled,
                 Some(exit) = self.exit_rx.recv() => {
                     if let Some(exit) = self.on_exit(exit)
                         && let Some(ending) = self.handle_end(exit).await
@@ -282,7 +285,7 @@ impl Runner<'_> {
             }
             None => (None, None),
         };
-        let token = CancellationToken::new();
+        let token = child.spare_token.take().unwrap_or_default();
         let ctx = self
             .ctx
             .child(token.clone(), path, ready, Some(self.sink.clone()));
@@ -369,7 +372,13 @@ impl Runner<'_> {
         let id = exit.id;
         let config = &self.shared.config;
         let child = self.sup.children.get_mut(&id)?;
-        child.run = None;
+        // A child that ended by itself was not told to stop: its token can serve the next
+        // incarnation, which saves an allocation per restart.
+        child.spare_token = child
+            .run
+            .take()
+            .map(|run| run.token)
+            .filter(|token| !token.is_cancelled());
         if let Some(service) = exit.service {
             child.service = Some(service);
         }
@@ -377,17 +386,23 @@ impl Runner<'_> {
             Outcome::Returned(Ok(())) => End::Normal,
             Outcome::Returned(Err(e)) if e.is_do_not_restart() => End::DoNotRestart,
             Outcome::Returned(Err(e)) if e.is_terminate_tree() => End::TerminateTree,
-            Outcome::Returned(Err(e)) => End::Failed(e),
+            Outcome::Returned(Err(e)) => End::Failed(Arc::new(e)),
             Outcome::Panicked(report) => End::Panicked(report),
-            Outcome::Aborted => End::Failed(ServiceError::msg("the service's task was aborted")),
+            Outcome::Aborted => End::Failed(Arc::new(ServiceError::msg(
+                "the service's task was aborted",
+            ))),
         };
         let name = child.name.clone();
         let restart = child.spec.restart_type();
         let significant = child.spec.is_significant();
         match &end {
-            End::Failed(e) => child.last_error = Some(Arc::from(format!("{e:#}"))),
+            // Formatted only when a snapshot asks: a crash loop need not format every error.
+            End::Failed(e) => child.last_error = Some(LastError::Failed(e.clone())),
             End::Panicked(r) => {
-                child.last_error = Some(Arc::from(format!("panicked: {}", r.message)))
+                child.last_error = Some(LastError::Text(Arc::from(format!(
+                    "panicked: {}",
+                    r.message
+                ))))
             }
             _ => {}
         }
@@ -591,7 +606,7 @@ impl Runner<'_> {
                         state: c.state,
                         restart: c.spec.restart_type(),
                         restarts: c.restarts,
-                        last_error: c.last_error.as_deref().map(str::to_owned),
+                        last_error: c.last_error.as_ref().map(LastError::text),
                         uptime: c
                             .run
                             .as_ref()
@@ -972,6 +987,21 @@ impl PanicReport {
     }
 }
 
+/// Why a child last failed, kept as cheaply as possible until a snapshot formats it.
+pub(crate) enum LastError {
+    Failed(Arc<ServiceError>),
+    Text(Arc<str>),
+}
+
+impl LastError {
+    fn text(&self) -> String {
+        match self {
+            LastError::Failed(error) => format!("{error:#}"),
+            LastError::Text(text) => text.to_string(),
+        }
+    }
+}
+
 fn new_child(
     name: Arc<str>,
     service: Box<dyn crate::service::DynService>,
@@ -988,6 +1018,7 @@ fn new_child(
         state: ChildState::Stopped,
         path: None,
         run: None,
+        spare_token: None,
     })
 }
 
