@@ -9,22 +9,23 @@ use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
 use std::panic::{self, PanicHookInfo};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 thread_local! {
     static SUPERVISED: Cell<bool> = const { Cell::new(false) };
     static CAPTURED: RefCell<Option<Captured>> = const { RefCell::new(None) };
 }
 
+/// What only the hook can see. The message is read from the payload once it is caught.
 struct Captured {
-    message: Option<String>,
     location: Option<String>,
     backtrace: Option<String>,
 }
 
 /// A panic of a supervised service, as its supervisor reports it.
 pub(crate) struct PanicReport {
-    pub(crate) message: String,
+    /// Shared, so that the child's last error keeps it without a copy.
+    pub(crate) message: Arc<str>,
     pub(crate) location: Option<String>,
     pub(crate) backtrace: Option<String>,
     pub(crate) payload: Box<dyn Any + Send>,
@@ -48,7 +49,6 @@ pub(crate) fn install_hook() {
 fn capture(info: &PanicHookInfo<'_>) {
     let backtrace = Backtrace::capture();
     let captured = Captured {
-        message: payload_message(info.payload()).map(str::to_owned),
         location: info.location().map(|l| l.to_string()),
         backtrace: (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string()),
     };
@@ -77,13 +77,12 @@ impl Drop for SupervisedScope {
 /// Builds the report of a panic just caught on this thread.
 pub(crate) fn report(payload: Box<dyn Any + Send>) -> PanicReport {
     let captured = CAPTURED.with_borrow_mut(Option::take);
-    let (message, location, backtrace) = match captured {
-        Some(c) => (c.message, c.location, c.backtrace),
-        None => (None, None, None),
+    let (location, backtrace) = match captured {
+        Some(c) => (c.location, c.backtrace),
+        None => (None, None),
     };
-    let message = message
-        .or_else(|| payload_message(payload.as_ref()).map(str::to_owned))
-        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    let message =
+        Arc::from(payload_message(payload.as_ref()).unwrap_or("non-string panic payload"));
     PanicReport {
         message,
         location,

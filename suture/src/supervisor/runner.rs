@@ -398,12 +398,7 @@ impl Runner<'_> {
         match &end {
             // Formatted only when a snapshot asks: a crash loop need not format every error.
             End::Failed(e) => child.last_error = Some(LastError::Failed(e.clone())),
-            End::Panicked(r) => {
-                child.last_error = Some(LastError::Text(Arc::from(format!(
-                    "panicked: {}",
-                    r.message
-                ))))
-            }
+            End::Panicked(r) => child.last_error = Some(LastError::Panicked(r.message.clone())),
             _ => {}
         }
         if matches!(end, End::TerminateTree) {
@@ -926,7 +921,7 @@ impl Runner<'_> {
                 );
                 self.emit(|| EventKind::Panicked {
                     service: name.clone(),
-                    message: report.message.clone(),
+                    message: report.message.to_string(),
                     location: report.location.clone(),
                     backtrace: report.backtrace.clone(),
                     restarting,
@@ -990,14 +985,14 @@ impl PanicReport {
 /// Why a child last failed, kept as cheaply as possible until a snapshot formats it.
 pub(crate) enum LastError {
     Failed(Arc<ServiceError>),
-    Text(Arc<str>),
+    Panicked(Arc<str>),
 }
 
 impl LastError {
     fn text(&self) -> String {
         match self {
             LastError::Failed(error) => format!("{error:#}"),
-            LastError::Text(text) => text.to_string(),
+            LastError::Panicked(message) => format!("panicked: {message}"),
         }
     }
 }
