@@ -358,11 +358,17 @@ impl Service for Idle {
 /// One repetition, in this (fresh) process: `start_ms rss_per_child_bytes shutdown_ms`.
 fn w2_child(system: &str, n: u64) -> (f64, f64, f64) {
     let rt = runtime();
-    rt.block_on(async {
+    let suture = system == "suture";
+    // On a worker thread, where a supervisor's loop spawns its children.
+    rt.block_on(async move { tokio::spawn(w2_run(suture, n)).await.expect("no panic") })
+}
+
+async fn w2_run(suture: bool, n: u64) -> (f64, f64, f64) {
+    {
         let running = Counter::new(n);
         let before = vm_rss_bytes();
         let stop = CancellationToken::new();
-        if system == "suture" {
+        if suture {
             let sup = Supervisor::builder("w2")
                 .shutdown_order(ShutdownOrder::Concurrent)
                 .build()
@@ -403,7 +409,7 @@ fn w2_child(system: &str, n: u64) -> (f64, f64, f64) {
             }
             (ms(start), per_child, ms(began.elapsed()))
         }
-    })
+    }
 }
 
 fn scale_workload(workload: &str, n: u64, reps: usize) -> bool {
