@@ -1,19 +1,35 @@
 //! Syntax: the block and the attributes, read into a plain model. What the options *mean* is
 //! for `validate`; this module only knows their shape (`key` or `key = tokens`).
+//!
+//! Parsing never gives up on the whole block: a struct that is not valid Rust is kept as a
+//! [`Broken`] stub (so that its name still exists and uses of it do not cascade into errors),
+//! and a malformed option is reported and skipped, the other options being kept.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
-use syn::parse::{Parse, ParseStream};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Attribute, Fields, Ident, ItemStruct, Token, Type, Visibility};
+
+/// The errors found so far, combined; `None` when there are none.
+pub(crate) type Errors = Option<syn::Error>;
 
 /// A whole `supervisor! { ... }` block.
 pub(crate) struct Block {
     pub(crate) supervisors: Vec<SupervisorDef>,
+    /// Structs that are not valid Rust: only their name could be read.
+    pub(crate) broken: Vec<Broken>,
+}
+
+/// A struct of the block that could not be parsed; a stub keeps its name defined.
+pub(crate) struct Broken {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) ident: Ident,
 }
 
 /// One supervisor struct of the block.
 pub(crate) struct SupervisorDef {
-    /// Attributes kept on the generated struct (docs, derives, cfgs...).
+    /// Attributes kept on the generated struct (docs, cfgs, lints...).
     pub(crate) attrs: Vec<Attribute>,
     pub(crate) vis: Visibility,
     pub(crate) ident: Ident,
@@ -41,55 +57,128 @@ pub(crate) struct Opt {
     pub(crate) value: Option<TokenStream>,
 }
 
-impl Parse for Block {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut supervisors = Vec::new();
-        let mut errors: Option<syn::Error> = None;
-        while !input.is_empty() {
-            let item: ItemStruct = input.parse()?;
-            match SupervisorDef::from_item(item) {
-                Ok(def) => supervisors.push(def),
-                Err(e) => push_error(&mut errors, e),
+/// Reads a block. Never fails: every syntax error is added to `errors` and parsing goes on
+/// with the next struct, field or option.
+pub(crate) fn block(input: TokenStream, errors: &mut Errors) -> Block {
+    let mut block = Block {
+        supervisors: Vec::new(),
+        broken: Vec::new(),
+    };
+    for item in items(input) {
+        match syn::parse2::<ItemStruct>(item.clone()) {
+            Ok(item) => block.supervisors.push(SupervisorDef::from_item(item, errors)),
+            Err(e) => {
+                push_error(errors, e);
+                if let Ok(Some(broken)) = Parser::parse2(broken_head, item) {
+                    block.broken.push(broken);
+                }
             }
         }
-        match errors {
-            Some(e) => Err(e),
-            None => Ok(Block { supervisors }),
+    }
+    block
+}
+
+/// Splits a block into its items: each ends with a brace-delimited body or a `;`.
+fn items(input: TokenStream) -> Vec<TokenStream> {
+    let mut items = Vec::new();
+    let mut current = TokenStream::new();
+    for token in input {
+        let ends = match &token {
+            TokenTree::Group(g) => g.delimiter() == Delimiter::Brace,
+            TokenTree::Punct(p) => p.as_char() == ';',
+            _ => false,
+        };
+        current.extend([token]);
+        if ends {
+            items.push(std::mem::take(&mut current));
         }
     }
+    if !current.is_empty() {
+        items.push(current);
+    }
+    items
+}
+
+/// The attributes, visibility and name at the head of an item that did not parse as a struct.
+fn broken_head(input: ParseStream<'_>) -> syn::Result<Option<Broken>> {
+    let attrs = input.call(Attribute::parse_outer)?;
+    let vis: Visibility = input.parse()?;
+    if !input.peek(Token![struct]) {
+        return Ok(None);
+    }
+    input.parse::<Token![struct]>()?;
+    let ident: Ident = input.parse()?;
+    // The rest is what did not parse; it was reported already.
+    input.parse::<TokenStream>()?;
+    let (_, attrs) = take_options(attrs, "supervisor", &mut None);
+    Ok(Some(Broken { attrs, vis, ident }))
 }
 
 impl SupervisorDef {
-    fn from_item(item: ItemStruct) -> syn::Result<Self> {
+    fn from_item(item: ItemStruct, errors: &mut Errors) -> Self {
         if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-            return Err(syn::Error::new(
-                item.generics.span(),
-                "a supervisor struct cannot be generic; declare a concrete child type for each field",
-            ));
+            push_error(
+                errors,
+                syn::Error::new(
+                    item.generics.span(),
+                    "a supervisor struct cannot be generic; give each child a concrete type",
+                ),
+            );
         }
         let span = item.ident.span();
-        let (options, attrs) = take_options(item.attrs, "supervisor")?;
+        let (options, attrs) = take_options(item.attrs, "supervisor", errors);
+        for attr in &attrs {
+            if attr.path().is_ident("derive") {
+                push_error(
+                    errors,
+                    syn::Error::new_spanned(
+                        attr,
+                        "a supervisor struct cannot derive traits: it holds a running \
+                         supervisor, not its fields (`Debug` is implemented already)",
+                    ),
+                );
+            }
+        }
+        let attrs = attrs
+            .into_iter()
+            .filter(|a| !a.path().is_ident("derive"))
+            .collect();
         let fields = match item.fields {
-            Fields::Named(named) => named.named,
-            Fields::Unit => Default::default(),
+            Fields::Named(named) => named.named.into_iter().collect(),
+            Fields::Unit => Vec::new(),
             Fields::Unnamed(unnamed) => {
-                return Err(syn::Error::new(
-                    unnamed.span(),
-                    "a supervisor struct needs named fields, one per child: `name: ServiceType`",
-                ));
+                push_error(
+                    errors,
+                    syn::Error::new(
+                        unnamed.span(),
+                        "a supervisor struct needs named fields, one per child: \
+                         `name: ServiceType`",
+                    ),
+                );
+                Vec::new()
             }
         };
         let mut children = Vec::with_capacity(fields.len());
         for field in fields {
-            let ident = field
-                .ident
-                .clone()
-                .ok_or_else(|| syn::Error::new(field.span(), "expected a named field"))?;
-            let (options, rest) = take_options(field.attrs, "child")?;
-            let docs = rest
-                .into_iter()
-                .filter(|a| a.path().is_ident("doc"))
-                .collect();
+            let Some(ident) = field.ident.clone() else {
+                continue;
+            };
+            let (options, rest) = take_options(field.attrs, "child", errors);
+            let mut docs = Vec::new();
+            for attr in rest {
+                if attr.path().is_ident("doc") {
+                    docs.push(attr);
+                } else {
+                    push_error(
+                        errors,
+                        syn::Error::new_spanned(
+                            attr.path(),
+                            "unsupported attribute on a child; expected doc comments and \
+                             `#[child(...)]` only",
+                        ),
+                    );
+                }
+            }
             children.push(ChildDef {
                 docs,
                 ident,
@@ -97,72 +186,100 @@ impl SupervisorDef {
                 options,
             });
         }
-        Ok(SupervisorDef {
+        SupervisorDef {
             attrs,
             vis: item.vis,
             ident: item.ident,
             options,
             children,
             span,
-        })
+        }
     }
 }
 
-/// Splits the options of every `#[name(...)]` attribute from the other attributes.
+/// Splits the options of every `#[name(...)]` attribute from the other attributes. A
+/// malformed attribute or option is reported and skipped.
 pub(crate) fn take_options(
     attrs: Vec<Attribute>,
     name: &str,
-) -> syn::Result<(Vec<Opt>, Vec<Attribute>)> {
+    errors: &mut Errors,
+) -> (Vec<Opt>, Vec<Attribute>) {
     let mut options = Vec::new();
     let mut rest = Vec::new();
     for attr in attrs {
         if attr.path().is_ident(name) {
-            options.extend(attr.parse_args_with(parse_options)?);
+            match attr.parse_args_with(|input: ParseStream<'_>| input.parse::<TokenStream>()) {
+                Ok(tokens) => options.extend(parse_options(tokens, errors)),
+                Err(e) => push_error(errors, e),
+            }
         } else {
             rest.push(attr);
         }
     }
-    Ok((options, rest))
+    (options, rest)
 }
 
 /// `key, key = value tokens, ...`; a value runs to the next comma outside any brackets.
-pub(crate) fn parse_options(input: ParseStream<'_>) -> syn::Result<Vec<Opt>> {
+fn parse_options(tokens: TokenStream, errors: &mut Errors) -> Vec<Opt> {
     let mut options = Vec::new();
-    while !input.is_empty() {
-        let key = if input.peek(Token![crate]) {
-            let token: Token![crate] = input.parse()?;
-            Ident::new("crate", token.span)
-        } else {
-            input.parse::<Ident>().map_err(|e| {
-                syn::Error::new(e.span(), "expected an option name, such as `strategy`")
-            })?
-        };
-        let value = if input.peek(Token![=]) {
-            let eq: Token![=] = input.parse()?;
-            let mut tokens = TokenStream::new();
-            while !input.is_empty() && !input.peek(Token![,]) {
-                tokens.extend([input.parse::<TokenTree>()?]);
+    let mut segments = vec![Vec::new()];
+    for token in tokens {
+        match &token {
+            TokenTree::Punct(p) if p.as_char() == ',' => segments.push(Vec::new()),
+            _ => {
+                if let Some(segment) = segments.last_mut() {
+                    segment.push(token);
+                }
             }
-            if tokens.is_empty() {
-                return Err(syn::Error::new(
-                    eq.span,
-                    format!("expected a value after `{key} =`"),
-                ));
-            }
-            Some(tokens)
-        } else {
-            None
-        };
-        options.push(Opt { key, value });
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
         }
     }
-    Ok(options)
+    let last = segments.len() - 1;
+    for (i, segment) in segments.into_iter().enumerate() {
+        let mut tokens = segment.into_iter();
+        let key = match tokens.next() {
+            Some(TokenTree::Ident(key)) => key,
+            // A trailing comma, e.g. `#[child(after = a,)]`.
+            None if i == last => break,
+            other => {
+                let span = other.map_or_else(Span::call_site, |t| t.span());
+                push_error(
+                    errors,
+                    syn::Error::new(span, "expected an option name, such as `restart`"),
+                );
+                continue;
+            }
+        };
+        let value = match tokens.next() {
+            None => None,
+            Some(TokenTree::Punct(eq)) if eq.as_char() == '=' => {
+                let value: TokenStream = tokens.collect();
+                if value.is_empty() {
+                    push_error(
+                        errors,
+                        syn::Error::new(eq.span(), format!("expected a value after `{key} =`")),
+                    );
+                    continue;
+                }
+                Some(value)
+            }
+            Some(other) => {
+                push_error(
+                    errors,
+                    syn::Error::new(
+                        other.span(),
+                        format!("expected `=` or `,` after `{key}`"),
+                    ),
+                );
+                continue;
+            }
+        };
+        options.push(Opt { key, value });
+    }
+    options
 }
 
 /// Adds `error` to the errors collected so far.
-pub(crate) fn push_error(errors: &mut Option<syn::Error>, error: syn::Error) {
+pub(crate) fn push_error(errors: &mut Errors, error: syn::Error) {
     match errors {
         Some(all) => all.combine(error),
         None => *errors = Some(error),
