@@ -7,6 +7,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident, LitStr};
 
+use crate::fallback;
+use crate::parse::Broken;
 use crate::validate::{Checked, ChildPolicy, ServicePolicy, StopBudget};
 
 fn krate_path(krate: Option<&syn::Path>) -> TokenStream {
@@ -16,17 +18,33 @@ fn krate_path(krate: Option<&syn::Path>) -> TokenStream {
     }
 }
 
-/// The whole block: one struct, constructor and `Service` impl per supervisor.
-pub(crate) fn block(checked: &[Checked<'_>]) -> TokenStream {
-    checked.iter().map(supervisor).collect()
+/// The whole block: one struct, constructor and `Service` impl per supervisor, and a stub
+/// for each struct that did not parse.
+///
+/// `crate = path` given on one supervisor applies to the whole block (unless another
+/// supervisor gives its own), since a block is written against one dependency.
+pub(crate) fn block(checked: &[Checked<'_>], broken: &[Broken]) -> TokenStream {
+    let block_krate = checked.iter().find_map(|c| c.policy.krate.as_ref());
+    let mut out: TokenStream = checked
+        .iter()
+        .map(|c| supervisor(c, c.policy.krate.as_ref().or(block_krate)))
+        .collect();
+    let krate = krate_path(block_krate);
+    let p = quote!(#krate::__private);
+    for b in broken {
+        out.extend(fallback::broken(b, &p));
+    }
+    out
 }
 
-fn supervisor(checked: &Checked<'_>) -> TokenStream {
+fn supervisor(checked: &Checked<'_>, krate: Option<&syn::Path>) -> TokenStream {
     let def = checked.def;
     let policy = &checked.policy;
-    let krate = krate_path(policy.krate.as_ref());
+    let krate = krate_path(krate);
     let p = quote!(#krate::__private);
     let (attrs, vis, ident) = (&def.attrs, &def.vis, &def.ident);
+    // A `#[cfg(...)]` on the struct applies to everything generated for it.
+    let cfgs: Vec<&syn::Attribute> = attrs.iter().filter(|a| a.path().is_ident("cfg")).collect();
     let name = policy
         .name
         .clone()
@@ -109,6 +127,7 @@ fn supervisor(checked: &Checked<'_>) -> TokenStream {
         }
 
         // Generated items may go unused in a given program.
+        #(#cfgs)*
         #[allow(dead_code)]
         impl #ident {
             #[doc = #start_doc]
@@ -131,6 +150,8 @@ fn supervisor(checked: &Checked<'_>) -> TokenStream {
             }
         }
 
+        #(#cfgs)*
+        #[automatically_derived]
         impl #p::Service for #ident {
             fn serve(
                 &mut self,
@@ -153,6 +174,8 @@ fn supervisor(checked: &Checked<'_>) -> TokenStream {
             }
         }
 
+        #(#cfgs)*
+        #[automatically_derived]
         impl #p::core::fmt::Debug for #ident {
             fn fmt(&self, f: &mut #p::core::fmt::Formatter<'_>) -> #p::core::fmt::Result {
                 f.debug_struct(#debug_name)
@@ -233,6 +256,7 @@ pub(crate) fn derive(input: &DeriveInput, policy: &ServicePolicy) -> TokenStream
         None
     };
     quote! {
+        #[automatically_derived]
         impl #impl_generics #p::Service for #ident #ty_generics #where_clause {
             fn serve(
                 &mut self,

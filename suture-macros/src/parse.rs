@@ -66,7 +66,9 @@ pub(crate) fn block(input: TokenStream, errors: &mut Errors) -> Block {
     };
     for item in items(input) {
         match syn::parse2::<ItemStruct>(item.clone()) {
-            Ok(item) => block.supervisors.push(SupervisorDef::from_item(item, errors)),
+            Ok(item) => block
+                .supervisors
+                .push(SupervisorDef::from_item(item, errors)),
             Err(e) => {
                 push_error(errors, e);
                 if let Ok(Some(broken)) = Parser::parse2(broken_head, item) {
@@ -265,10 +267,7 @@ fn parse_options(tokens: TokenStream, errors: &mut Errors) -> Vec<Opt> {
             Some(other) => {
                 push_error(
                     errors,
-                    syn::Error::new(
-                        other.span(),
-                        format!("expected `=` or `,` after `{key}`"),
-                    ),
+                    syn::Error::new(other.span(), format!("expected `=` or `,` after `{key}`")),
                 );
                 continue;
             }

@@ -9,10 +9,7 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::spanned::Spanned;
 use syn::{Ident, Lit, Type};
 
-use crate::parse::{Block, ChildDef, Opt, SupervisorDef, push_error};
-
-/// The errors of a block, combined; `None` when it is valid.
-pub(crate) type Errors = Option<syn::Error>;
+use crate::parse::{Block, ChildDef, Errors, Opt, SupervisorDef, push_error, take_options};
 
 /// A supervisor's settings, each `None` when left to the runtime's default.
 #[derive(Default)]
@@ -113,10 +110,12 @@ const RESTARTS: &[(&str, &str)] = &[
 ];
 
 /// Checks the whole block.
-pub(crate) fn block(block: &Block) -> (Vec<Checked<'_>>, Errors) {
-    let mut errors = None;
+pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a>> {
     let mut checked = Vec::with_capacity(block.supervisors.len());
     let mut seen: HashMap<String, Span> = HashMap::new();
+    for b in &block.broken {
+        seen.insert(b.ident.to_string(), b.ident.span());
+    }
     for def in &block.supervisors {
         if let Some(first) = seen.insert(def.ident.to_string(), def.ident.span()) {
             let mut e = syn::Error::new(
@@ -124,12 +123,12 @@ pub(crate) fn block(block: &Block) -> (Vec<Checked<'_>>, Errors) {
                 format!("supervisor `{}` is declared twice in this block", def.ident),
             );
             e.combine(syn::Error::new(first, "first declared here"));
-            push_error(&mut errors, e);
+            push_error(errors, e);
         }
-        checked.push(supervisor(def, &mut errors));
+        checked.push(supervisor(def, errors));
     }
-    containment_cycles(block, &mut errors);
-    (checked, errors)
+    containment_cycles(block, errors);
+    checked
 }
 
 fn supervisor<'a>(def: &'a SupervisorDef, errors: &mut Errors) -> Checked<'a> {
@@ -438,10 +437,28 @@ fn block_type(ty: &Type) -> Option<String> {
     }
 }
 
-/// Checks `#[service(...)]` of `#[derive(Service)]`.
-pub(crate) fn service(options: &[Opt], errors: &mut Errors) -> ServicePolicy {
+/// Checks `#[derive(Service)]`'s input and its `#[service(...)]` options.
+pub(crate) fn service(input: &syn::DeriveInput, errors: &mut Errors) -> ServicePolicy {
+    let kind = match input.data {
+        syn::Data::Struct(_) => None,
+        syn::Data::Enum(_) => Some("enums"),
+        syn::Data::Union(_) => Some("unions"),
+    };
+    if let Some(kind) = kind {
+        push_error(
+            errors,
+            syn::Error::new(
+                input.ident.span(),
+                format!(
+                    "`#[derive(Service)]` supports structs only; for {kind}, implement \
+                     `suture::Service` by hand"
+                ),
+            ),
+        );
+    }
+    let (options, _) = take_options(input.attrs.clone(), "service", errors);
     let mut policy = ServicePolicy::default();
-    for opt in known_options(options, SERVICE_KEYS, "service", errors) {
+    for opt in known_options(&options, SERVICE_KEYS, "service", errors) {
         let result = match opt.key.to_string().as_str() {
             "name" => name(opt).map(|v| policy.name = Some(v)),
             "restart" => choice(opt, RESTARTS, "restart").map(|v| policy.restart = Some(v)),

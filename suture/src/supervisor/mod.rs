@@ -167,6 +167,19 @@ static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(1);
 
 impl Supervisor {
     /// Starts building a supervisor named `name` (its path segment; no `/`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::Supervisor;
+    ///
+    /// let sup = Supervisor::builder("app")
+    ///     .intensity(10, Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(sup.handle().name(), "app");
+    /// ```
     pub fn builder(name: impl Into<Cow<'static, str>>) -> SupervisorBuilder {
         SupervisorBuilder {
             name: name.into(),
@@ -176,6 +189,16 @@ impl Supervisor {
     }
 
     /// A handle to this supervisor, usable from anywhere while and after it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::Supervisor;
+    ///
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle(); // cloneable, 'static: keep it after `sup` moves
+    /// assert!(!handle.is_running());
+    /// ```
     pub fn handle(&self) -> SupervisorHandle {
         SupervisorHandle {
             shared: self.shared.clone(),
@@ -187,6 +210,20 @@ impl Supervisor {
     /// # Errors
     ///
     /// As [`SupervisorHandle::add`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, Context, Supervisor};
+    ///
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// sup.add(service_fn("worker", |ctx: Context| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }))
+    /// .unwrap();
+    /// assert_eq!(sup.handle().name(), "app");
+    /// ```
     pub fn add<S: Service>(&self, service: S) -> Result<ChildToken, SupervisorError> {
         self.handle().add(service)
     }
@@ -196,6 +233,17 @@ impl Supervisor {
     /// # Errors
     ///
     /// As [`SupervisorHandle::add_with`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, ChildSpec, Context, Restart, Supervisor};
+    ///
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let job = service_fn("migrate", |_ctx: Context| async { Ok(()) });
+    /// // Runs once: not restarted after it returns normally.
+    /// sup.add_with(job, ChildSpec::new().restart(Restart::Transient)).unwrap();
+    /// ```
     pub fn add_with<S: Service>(
         &self,
         service: S,
@@ -269,6 +317,18 @@ impl fmt::Debug for Supervisor {
 
 impl SupervisorBuilder {
     /// Which children restart when one must (default [`Strategy::OneForOne`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Strategy, Supervisor};
+    ///
+    /// // Restart both listeners together when either fails.
+    /// let listeners = Supervisor::builder("listeners")
+    ///     .strategy(Strategy::OneForAll)
+    ///     .build();
+    /// assert!(listeners.is_ok());
+    /// ```
     pub fn strategy(mut self, strategy: Strategy) -> Self {
         self.config.strategy = strategy;
         self
@@ -278,6 +338,19 @@ impl SupervisorBuilder {
     ///
     /// Each failure does `failures = failures * 0.5^(elapsed / half_life) + 1`; when the
     /// count exceeds `threshold` (strictly), the supervisor backs off or escalates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::Supervisor;
+    ///
+    /// // Tolerate about 3 failures a minute.
+    /// assert!(Supervisor::builder("app").intensity(3, Duration::from_secs(60)).build().is_ok());
+    /// // Zero is refused, with the setting named.
+    /// let error = Supervisor::builder("app").intensity(0, Duration::from_secs(60)).build().unwrap_err();
+    /// assert_eq!(error.field(), "intensity");
+    /// ```
     pub fn intensity(mut self, threshold: impl Into<f64>, half_life: Duration) -> Self {
         self.config.threshold = threshold.into();
         self.config.half_life = half_life;
@@ -285,12 +358,38 @@ impl SupervisorBuilder {
     }
 
     /// What to do when intensity is exceeded (default [`OnExceeded::Backoff`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{OnExceeded, Supervisor};
+    ///
+    /// // Give up and let the parent decide, as an OTP supervisor does.
+    /// let sup = Supervisor::builder("db").on_exceeded(OnExceeded::Escalate).build();
+    /// assert!(sup.is_ok());
+    /// ```
     pub fn on_exceeded(mut self, on_exceeded: OnExceeded) -> Self {
         self.config.on_exceeded = on_exceeded;
         self
     }
 
     /// How long restarts pause when intensity is exceeded, before jitter (default 15 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::{OnExceeded, Supervisor};
+    ///
+    /// assert!(Supervisor::builder("app").backoff(Duration::from_secs(5)).build().is_ok());
+    /// // A backoff means nothing to an escalating supervisor: refused rather than ignored.
+    /// let error = Supervisor::builder("app")
+    ///     .backoff(Duration::from_secs(5))
+    ///     .on_exceeded(OnExceeded::Escalate)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(error.field(), "backoff");
+    /// ```
     pub fn backoff(mut self, backoff: Duration) -> Self {
         self.config.backoff = backoff;
         self.backoff_set = true;
@@ -298,18 +397,49 @@ impl SupervisorBuilder {
     }
 
     /// Jitter as a fraction of the backoff: pause = backoff × (1 + U\[0, jitter)) (default 0.5).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::Supervisor;
+    ///
+    /// assert!(Supervisor::builder("app").jitter(0.1).build().is_ok());
+    /// assert_eq!(Supervisor::builder("app").jitter(1.5).build().unwrap_err().field(), "jitter");
+    /// ```
     pub fn jitter(mut self, jitter: f64) -> Self {
         self.config.jitter = jitter;
         self
     }
 
     /// Each child's default shutdown budget (default 10 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::Supervisor;
+    ///
+    /// let sup = Supervisor::builder("app").shutdown(Duration::from_secs(2)).build();
+    /// assert!(sup.is_ok());
+    /// ```
     pub fn shutdown(mut self, budget: Duration) -> Self {
         self.config.shutdown = budget;
         self
     }
 
     /// In which order children stop (default [`ShutdownOrder::Reverse`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{ShutdownOrder, Supervisor};
+    ///
+    /// // A pool of similar connections: stop them all at once.
+    /// let pool = Supervisor::builder("connections")
+    ///     .shutdown_order(ShutdownOrder::Concurrent)
+    ///     .build();
+    /// assert!(pool.is_ok());
+    /// ```
     pub fn shutdown_order(mut self, order: ShutdownOrder) -> Self {
         self.config.shutdown_order = order;
         self
@@ -317,6 +447,16 @@ impl SupervisorBuilder {
 
     /// Whether `TerminateTree` from below passes through this supervisor (default `true`).
     /// If not, this supervisor stops and returns `DoNotRestart`, so its parent drops it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::Supervisor;
+    ///
+    /// // A plugin host: a plugin asking to end the tree ends only the host.
+    /// let plugins = Supervisor::builder("plugins").propagate_termination(false).build();
+    /// assert!(plugins.is_ok());
+    /// ```
     pub fn propagate_termination(mut self, propagate: bool) -> Self {
         self.config.propagate_termination = propagate;
         self
@@ -324,18 +464,60 @@ impl SupervisorBuilder {
 
     /// Re-raise children's panics instead of restarting them (default `false`): the
     /// supervisor stops its children, then panics with the same payload.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::Supervisor;
+    ///
+    /// // In tests, a panicking service should fail the test rather than be restarted.
+    /// let sup = Supervisor::builder("under-test").pass_through_panics(true).build();
+    /// assert!(sup.is_ok());
+    /// ```
     pub fn pass_through_panics(mut self, pass_through: bool) -> Self {
         self.config.pass_through_panics = pass_through;
         self
     }
 
     /// Shut down when significant children finish (default [`AutoShutdown::Never`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, AutoShutdown, ChildSpec, Context, Restart, Supervisor};
+    ///
+    /// // The supervisor ends when its main job does.
+    /// let sup = Supervisor::builder("batch")
+    ///     .auto_shutdown(AutoShutdown::AnySignificant)
+    ///     .build()
+    ///     .unwrap();
+    /// let job = service_fn("job", |_ctx: Context| async { Ok(()) });
+    /// let spec = ChildSpec::new().restart(Restart::Transient).significant(true);
+    /// sup.add_with(job, spec).unwrap();
+    /// ```
     pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
         self.config.auto_shutdown = auto_shutdown;
         self
     }
 
     /// A callback receiving every event of this supervisor's subtree.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use suture::{Event, Supervisor};
+    ///
+    /// let events = Arc::new(AtomicUsize::new(0));
+    /// let count = events.clone();
+    /// let sup = Supervisor::builder("app")
+    ///     .event_hook(move |_event: &Event| {
+    ///         count.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .build();
+    /// assert!(sup.is_ok());
+    /// ```
     pub fn event_hook(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.config.hook = Some(Arc::new(hook));
         self
@@ -349,6 +531,16 @@ impl SupervisorBuilder {
     /// or one containing `/`, a threshold that is not a positive finite number, a zero
     /// half-life, backoff or shutdown, a jitter outside `0.0..=1.0`, or a backoff given with
     /// [`OnExceeded::Escalate`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::Supervisor;
+    ///
+    /// let error = Supervisor::builder("a/b").build().unwrap_err();
+    /// assert_eq!(error.field(), "name");
+    /// assert!(Supervisor::builder("app").build().is_ok());
+    /// ```
     pub fn build(self) -> Result<Supervisor, BuildError> {
         let c = &self.config;
         if self.name.is_empty() || self.name.contains('/') {
@@ -474,16 +666,60 @@ impl Shared {
 
 impl SupervisorHandle {
     /// The supervisor's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sup = suture::Supervisor::builder("app").build().unwrap();
+    /// assert_eq!(sup.handle().name(), "app");
+    /// ```
     pub fn name(&self) -> &str {
         &self.shared.name
     }
 
     /// Whether the supervisor's loop is running now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// assert!(!handle.is_running());
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// assert!(handle.is_running());
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// assert!(!handle.is_running());
+    /// # }
+    /// ```
     pub fn is_running(&self) -> bool {
         *self.shared.lifecycle() == Lifecycle::Running
     }
 
     /// Whether the supervisor has stopped for good.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// assert!(!handle.is_stopped());
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// assert!(handle.is_stopped()); // cancelled from above: stopped for good
+    /// # }
+    /// ```
     pub fn is_stopped(&self) -> bool {
         *self.shared.lifecycle() == Lifecycle::Stopped
     }
@@ -520,6 +756,24 @@ impl SupervisorHandle {
     /// # Errors
     ///
     /// As [`add`](Self::add).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::{service_fn, ChildSpec, Context, Shutdown, Supervisor};
+    ///
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let flush = service_fn("flush", |ctx: Context| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// });
+    /// // A longer budget to stop than the supervisor's default, and another name.
+    /// let spec = ChildSpec::new()
+    ///     .shutdown(Shutdown::Timeout(Duration::from_secs(30)))
+    ///     .name("disk-flusher");
+    /// sup.handle().add_with(flush, spec).unwrap();
+    /// ```
     pub fn add_with<S: Service>(
         &self,
         service: S,
@@ -566,6 +820,32 @@ impl SupervisorHandle {
     /// # Cancel safety
     ///
     /// If dropped after the request was sent, the removal still happens.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// let token = handle
+    ///     .add(service_fn("job", |ctx: Context| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap();
+    /// handle.remove(token).await.unwrap();
+    /// assert!(handle.children().await.unwrap().is_empty());
+    /// // A token is spent once removed.
+    /// assert!(handle.remove(token).await.is_err());
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
     pub async fn remove(&self, token: ChildToken) -> Result<(), SupervisorError> {
         self.shared.check_token(token)?;
         let (reply, answer) = oneshot::channel();
@@ -590,6 +870,31 @@ impl SupervisorHandle {
     /// # Cancel safety
     ///
     /// If dropped after the request was sent, the removal still happens.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::{service_fn, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// let token = handle
+    ///     .add(service_fn("job", |ctx: Context| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap();
+    /// // Returns once the child has finished.
+    /// handle.remove_and_wait(token, Duration::from_secs(5)).await.unwrap();
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
     pub async fn remove_and_wait(
         &self,
         token: ChildToken,
@@ -624,6 +929,31 @@ impl SupervisorHandle {
     /// # Cancel safety
     ///
     /// Cancel safe: it only reads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, ChildState, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// sup.add(service_fn("db", |ctx: Context| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }))
+    /// .unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// let children = handle.children().await.unwrap();
+    /// assert_eq!(children.len(), 1);
+    /// assert_eq!(children[0].path, "app/db");
+    /// assert_eq!(children[0].state, ChildState::Running);
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
     pub async fn children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
         let (reply, answer) = oneshot::channel();
         self.shared.request(Command::Children { reply })?;
@@ -641,6 +971,35 @@ impl SupervisorHandle {
     /// # Cancel safety
     ///
     /// Cancel safe: it only reads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let inner = Supervisor::builder("listeners").build().unwrap();
+    /// inner
+    ///     .add(service_fn("http", |ctx: Context| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap();
+    /// let root = Supervisor::builder("app").build().unwrap();
+    /// root.add(inner).unwrap();
+    /// let handle = root.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = root.serve_background(Context::new(stop.clone())).await;
+    /// let tree = handle.tree().await.unwrap();
+    /// assert_eq!(tree.children[0].children[0].path, "app/listeners/http");
+    /// println!("{tree}"); // app
+    ///                     // └── listeners [running, up 0ns]
+    ///                     //     └── http [running, up 0ns]
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
     pub async fn tree(&self) -> Result<TreeNode, SupervisorError> {
         let children = self.children().await?;
         let mut nodes = Vec::with_capacity(children.len());
@@ -675,6 +1034,24 @@ impl SupervisorHandle {
 
     /// The children, in this subtree, that did not finish even after their task was aborted
     /// at the last shutdown or removal (code blocking a thread). Empty if all stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// // Nothing here blocked its thread, so everything stopped.
+    /// assert!(handle.unstopped_services().is_empty());
+    /// # }
+    /// ```
     pub fn unstopped_services(&self) -> Vec<UnstoppedService> {
         self.shared.unstopped().clone()
     }
