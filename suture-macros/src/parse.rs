@@ -38,6 +38,8 @@ pub(crate) struct SupervisorDef {
     pub(crate) children: Vec<ChildDef>,
     /// Where to point errors about the struct as a whole.
     pub(crate) span: Span,
+    /// The fields were not named fields (already reported): `children` means nothing.
+    pub(crate) unnamed: bool,
 }
 
 /// One field of a supervisor struct: a child.
@@ -145,6 +147,7 @@ impl SupervisorDef {
             .into_iter()
             .filter(|a| !a.path().is_ident("derive"))
             .collect();
+        let unnamed = matches!(item.fields, Fields::Unnamed(_));
         let fields = match item.fields {
             Fields::Named(named) => named.named.into_iter().collect(),
             Fields::Unit => Vec::new(),
@@ -195,6 +198,7 @@ impl SupervisorDef {
             options,
             children,
             span,
+            unnamed,
         }
     }
 }

@@ -124,6 +124,9 @@ pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a
             );
             e.combine(syn::Error::new(first, "first declared here"));
             push_error(errors, e);
+            // Checked, but not generated a second time.
+            supervisor(def, errors);
+            continue;
         }
         checked.push(supervisor(def, errors));
     }
@@ -181,7 +184,7 @@ fn supervisor<'a>(def: &'a SupervisorDef, errors: &mut Errors) -> Checked<'a> {
             );
         }
     }
-    if def.children.is_empty() {
+    if def.children.is_empty() && !def.unnamed {
         push_error(
             errors,
             syn::Error::new(

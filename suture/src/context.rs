@@ -62,11 +62,38 @@ impl Context {
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future loses nothing, and a new call observes the same state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::Context;
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let token = CancellationToken::new();
+    /// let ctx = Context::new(token.clone());
+    /// token.cancel();
+    /// ctx.cancelled().await; // completes at once: already cancelled
+    /// # }
+    /// ```
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
         self.token.cancelled()
     }
 
     /// Whether the service has been told to stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::Context;
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// let token = CancellationToken::new();
+    /// let ctx = Context::new(token.clone());
+    /// assert!(!ctx.is_cancelled());
+    /// token.cancel();
+    /// assert!(ctx.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.token.is_cancelled()
     }
@@ -76,6 +103,22 @@ impl Context {
     /// Only matters for a child started with a ready timeout
     /// ([`ChildSpec::ready_within`](crate::ChildSpec::ready_within)); otherwise, and after
     /// the first call, it does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::{service_fn, ChildSpec, Context, Supervisor};
+    ///
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let db = service_fn("db", |ctx: Context| async move {
+    ///     // ... connect ...
+    ///     ctx.ready(); // the next child may start now
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// });
+    /// sup.add_with(db, ChildSpec::new().ready_within(Duration::from_secs(5))).unwrap();
+    /// ```
     pub fn ready(&self) {
         if let Some(signal) = &self.ready {
             signal.fire();
@@ -83,11 +126,30 @@ impl Context {
     }
 
     /// The service's path in the tree, e.g. `"app/listeners/http"`; empty for a root context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = suture::Context::new(tokio_util::sync::CancellationToken::new());
+    /// assert_eq!(ctx.path(), ""); // a root context; a child's is e.g. "app/db"
+    /// ```
     pub fn path(&self) -> &str {
         &self.path
     }
 
     /// The underlying cancellation token, e.g. to hand to code that takes one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::Context;
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// let ctx = Context::new(CancellationToken::new());
+    /// // Hand a child token to a task the service spawns: it stops with the service.
+    /// let for_task = ctx.token().child_token();
+    /// assert!(!for_task.is_cancelled());
+    /// ```
     pub fn token(&self) -> &CancellationToken {
         &self.token
     }

@@ -7,9 +7,32 @@ use std::fmt;
 use std::time::Duration;
 
 /// A boxed error that can cross threads: what a failed service carries.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{BoxError, ServiceError};
+///
+/// let boxed: BoxError = ServiceError::msg("disk full").into();
+/// assert_eq!(boxed.to_string(), "disk full");
+/// ```
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// What [`Service::serve`](crate::Service::serve) returns.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{Context, ServiceResult};
+///
+/// async fn serve(ctx: Context) -> ServiceResult {
+///     let port: u16 = "8080".parse()?; // any std error converts with `?`
+///     assert_eq!(port, 8080);
+///     ctx.cancelled().await;
+///     Ok(())
+/// }
+/// # let _ = suture::service_fn("server", serve);
+/// ```
 pub type ServiceResult = Result<(), ServiceError>;
 
 /// Why a service stopped, when it did not simply return `Ok(())`.
@@ -48,6 +71,22 @@ impl ServiceError {
     /// The service is finished for good: its supervisor forgets it, whatever its restart type.
     ///
     /// This is not a failure: it restarts nothing and counts nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, ServiceError, ServiceResult};
+    ///
+    /// async fn serve(_ctx: Context) -> ServiceResult {
+    ///     let licensed = false;
+    ///     if !licensed {
+    ///         return Err(ServiceError::do_not_restart()); // restarting will not help
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # let _ = suture::service_fn("feature", serve);
+    /// assert!(ServiceError::do_not_restart().is_do_not_restart());
+    /// ```
     pub fn do_not_restart() -> Self {
         ServiceError {
             kind: Kind::DoNotRestart,
@@ -56,6 +95,16 @@ impl ServiceError {
 
     /// Stop the supervisor of this service, and its parents up to one that does not
     /// propagate termination (or the root).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::ServiceError;
+    ///
+    /// let error = ServiceError::terminate_tree();
+    /// assert!(error.is_terminate_tree());
+    /// assert!(!error.is_do_not_restart());
+    /// ```
     pub fn terminate_tree() -> Self {
         ServiceError {
             kind: Kind::TerminateTree,
@@ -75,6 +124,16 @@ impl ServiceError {
     }
 
     /// A failure caused by `error`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::ServiceError;
+    ///
+    /// let io = std::io::Error::new(std::io::ErrorKind::Other, "socket closed");
+    /// let error = ServiceError::new(io);
+    /// assert!(error.downcast_ref::<std::io::Error>().is_some());
+    /// ```
     pub fn new(error: impl Into<BoxError>) -> Self {
         ServiceError {
             kind: Kind::Failed(error.into()),
@@ -82,16 +141,44 @@ impl ServiceError {
     }
 
     /// Whether this is the [`do_not_restart`](Self::do_not_restart) outcome.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::ServiceError;
+    ///
+    /// assert!(ServiceError::do_not_restart().is_do_not_restart());
+    /// assert!(!ServiceError::msg("boom").is_do_not_restart());
+    /// ```
     pub fn is_do_not_restart(&self) -> bool {
         matches!(self.kind, Kind::DoNotRestart)
     }
 
     /// Whether this is the [`terminate_tree`](Self::terminate_tree) outcome.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::ServiceError;
+    ///
+    /// assert!(ServiceError::terminate_tree().is_terminate_tree());
+    /// assert!(!ServiceError::msg("boom").is_terminate_tree());
+    /// ```
     pub fn is_terminate_tree(&self) -> bool {
         matches!(self.kind, Kind::TerminateTree)
     }
 
     /// The error that caused the failure; `None` for the two special outcomes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::ServiceError;
+    ///
+    /// let error: ServiceError = "x".parse::<u8>().unwrap_err().into();
+    /// assert!(error.source_error().is_some());
+    /// assert!(ServiceError::do_not_restart().source_error().is_none());
+    /// ```
     pub fn source_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
         match &self.kind {
             Kind::Failed(e) => Some(e.as_ref()),
@@ -113,6 +200,15 @@ impl ServiceError {
 
     /// Turns the failure into its boxed cause; the special outcomes become a small error
     /// saying which they were.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::ServiceError;
+    ///
+    /// let boxed = ServiceError::msg("boom").into_boxed();
+    /// assert_eq!(boxed.to_string(), "boom");
+    /// ```
     pub fn into_boxed(self) -> BoxError {
         match self.kind {
             Kind::Failed(e) => e,
@@ -185,6 +281,20 @@ impl fmt::Display for Message {
 impl StdError for Message {}
 
 /// A request to a supervisor that it refused.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{Supervisor, SupervisorError};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let a = Supervisor::builder("a").build().unwrap();
+/// let b = Supervisor::builder("b").build().unwrap();
+/// let token = b.add(suture::service_fn("job", |_ctx| async { Ok(()) })).unwrap();
+/// let error = a.handle().remove(token).await.unwrap_err();
+/// assert!(matches!(error, SupervisorError::WrongSupervisor { .. }));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SupervisorError {
@@ -232,6 +342,22 @@ pub enum SupervisorError {
 }
 
 /// A [`ChildSpec`](crate::ChildSpec) that a supervisor cannot accept.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{service_fn, ChildSpec, Restart, SpecError, Supervisor, SupervisorError};
+///
+/// let sup = Supervisor::builder("app").build().unwrap();
+/// let job = service_fn("job", |_ctx| async { Ok(()) });
+/// // `significant` needs `auto_shutdown` on the supervisor.
+/// let spec = ChildSpec::new().restart(Restart::Transient).significant(true);
+/// let error = sup.add_with(job, spec).unwrap_err();
+/// assert!(matches!(
+///     error,
+///     SupervisorError::InvalidSpec(SpecError::SignificantWithoutAutoShutdown { .. })
+/// ));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpecError {
@@ -292,11 +418,25 @@ impl BuildError {
     }
 
     /// The builder setting at fault, e.g. `"jitter"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let error = suture::Supervisor::builder("app").jitter(2.0).build().unwrap_err();
+    /// assert_eq!(error.field(), "jitter");
+    /// ```
     pub fn field(&self) -> &'static str {
         self.field
     }
 
     /// What was wrong with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let error = suture::Supervisor::builder("").build().unwrap_err();
+    /// assert!(error.reason().contains("non-empty"));
+    /// ```
     pub fn reason(&self) -> &str {
         &self.reason
     }
@@ -307,6 +447,28 @@ impl BuildError {
 #[error(
     "restart intensity of `{supervisor}` exceeded: {failures:.2} failures > threshold {threshold}"
 )]
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use suture::{service_fn, Context, IntensityExceeded, OnExceeded, ServiceError, Supervisor};
+/// use tokio_util::sync::CancellationToken;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .intensity(1, Duration::from_secs(10))
+///     .on_exceeded(OnExceeded::Escalate)
+///     .build()
+///     .unwrap();
+/// sup.add(service_fn("broken", |_ctx: Context| async { Err(ServiceError::msg("boom")) }))
+///     .unwrap();
+/// let task = sup.serve_background(Context::new(CancellationToken::new())).await;
+/// let error = task.await.unwrap().unwrap_err();
+/// let exceeded = error.downcast_ref::<IntensityExceeded>().unwrap();
+/// assert_eq!(exceeded.supervisor, "app");
+/// # }
+/// ```
 pub struct IntensityExceeded {
     /// The path of the supervisor that gave up.
     pub supervisor: String,
@@ -318,6 +480,15 @@ pub struct IntensityExceeded {
 
 /// The failure of a child that did not call [`Context::ready`](crate::Context::ready) within
 /// its ready timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use suture::NotReady;
+///
+/// assert_eq!(NotReady(Duration::from_secs(5)).to_string(), "not ready within 5s");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not ready within {0:?}")]
 pub struct NotReady(pub Duration);

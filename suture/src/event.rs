@@ -10,6 +10,17 @@ use std::time::Duration;
 /// Hooks run synchronously on the supervisor's task: keep them short. They may call the
 /// supervisor's handle ([`SupervisorHandle::add`](crate::SupervisorHandle::add) is not async;
 /// spawn a task for the async calls) without deadlocking it.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use suture::{Event, EventHook};
+///
+/// let hook: EventHook = Arc::new(|event: &Event| eprintln!("{event}"));
+/// let sup = suture::Supervisor::builder("app").event_hook(move |e: &Event| hook(e)).build();
+/// assert!(sup.is_ok());
+/// ```
 pub type EventHook = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
 
 /// Something that happened in a supervisor tree.
@@ -42,6 +53,20 @@ pub struct Event {
 }
 
 /// Whether a child that ended will run again.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{Event, EventKind, Restarting};
+///
+/// fn will_run_again(event: &Event) -> bool {
+///     matches!(
+///         event.kind,
+///         EventKind::Terminated { restarting: Restarting::Now | Restarting::AfterBackoff, .. }
+///     )
+/// }
+/// # let _ = will_run_again;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Restarting {
@@ -55,6 +80,24 @@ pub enum Restarting {
 }
 
 /// The kinds of [`Event`].
+///
+/// # Examples
+///
+/// ```
+/// use suture::{Event, EventKind};
+///
+/// fn log(event: &Event) {
+///     match &event.kind {
+///         EventKind::Panicked { service, message, location, .. } => {
+///             eprintln!("{}/{service} panicked at {location:?}: {message}", event.supervisor);
+///         }
+///         EventKind::BackoffStarted { pause, .. } => eprintln!("pausing restarts for {pause:?}"),
+///         other => eprintln!("{other:?}"),
+///     }
+/// }
+/// let sup = suture::Supervisor::builder("app").event_hook(log).build();
+/// assert!(sup.is_ok());
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum EventKind {

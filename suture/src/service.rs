@@ -105,6 +105,18 @@ where
 }
 
 /// A service made by [`service_fn`].
+///
+/// # Examples
+///
+/// ```
+/// use suture::{service_fn, Context, Service};
+///
+/// let svc = service_fn("ticker", |ctx: Context| async move {
+///     ctx.cancelled().await;
+///     Ok(())
+/// });
+/// assert_eq!(svc.name(), "ticker");
+/// ```
 pub struct ServiceFn<F> {
     name: Cow<'static, str>,
     f: F,

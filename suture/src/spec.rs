@@ -179,11 +179,30 @@ pub struct ChildSpec {
 
 impl ChildSpec {
     /// Permanent, ready immediately, the supervisor's shutdown budget, not significant.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{ChildSpec, Restart};
+    ///
+    /// let spec = ChildSpec::new();
+    /// assert_eq!(spec.restart_type(), Restart::Permanent);
+    /// assert!(spec.shutdown_budget().is_none()); // the supervisor's budget applies
+    /// ```
     pub fn new() -> Self {
         ChildSpec::default()
     }
 
     /// Sets the restart type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{ChildSpec, Restart};
+    ///
+    /// let spec = ChildSpec::new().restart(Restart::Temporary);
+    /// assert_eq!(spec.restart_type(), Restart::Temporary);
+    /// ```
     #[must_use]
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
@@ -191,6 +210,16 @@ impl ChildSpec {
     }
 
     /// Sets the shutdown budget (default: the supervisor's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::{ChildSpec, Shutdown};
+    ///
+    /// let spec = ChildSpec::new().shutdown(Shutdown::Timeout(Duration::from_secs(30)));
+    /// assert_eq!(spec.shutdown_budget(), Some(Shutdown::Timeout(Duration::from_secs(30))));
+    /// ```
     #[must_use]
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = Some(shutdown);
@@ -199,6 +228,16 @@ impl ChildSpec {
 
     /// Requires the child to call [`Context::ready`](crate::Context::ready) within `timeout`
     /// before its next sibling starts; a child that does not has failed its start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::ChildSpec;
+    ///
+    /// let spec = ChildSpec::new().ready_within(Duration::from_secs(10));
+    /// assert_eq!(spec.ready_timeout(), Some(Duration::from_secs(10)));
+    /// ```
     #[must_use]
     pub fn ready_within(mut self, timeout: Duration) -> Self {
         self.ready = Some(timeout);
@@ -206,6 +245,15 @@ impl ChildSpec {
     }
 
     /// Marks the child significant for the supervisor's [`AutoShutdown`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{ChildSpec, Restart};
+    ///
+    /// let spec = ChildSpec::new().restart(Restart::Transient).significant(true);
+    /// assert!(spec.is_significant());
+    /// ```
     #[must_use]
     pub fn significant(mut self, significant: bool) -> Self {
         self.significant = significant;
@@ -213,6 +261,15 @@ impl ChildSpec {
     }
 
     /// Names the child, instead of the service's own [`name`](crate::Service::name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::ChildSpec;
+    ///
+    /// let spec = ChildSpec::new().name("primary-db");
+    /// assert_eq!(spec.name_override(), Some("primary-db"));
+    /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = Some(name.into());
@@ -220,26 +277,61 @@ impl ChildSpec {
     }
 
     /// The restart type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{ChildSpec, Restart};
+    ///
+    /// assert_eq!(ChildSpec::new().restart_type(), Restart::Permanent);
+    /// ```
     pub fn restart_type(&self) -> Restart {
         self.restart
     }
 
     /// The shutdown budget, or `None` for the supervisor's default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{ChildSpec, Shutdown};
+    ///
+    /// assert_eq!(ChildSpec::new().shutdown(Shutdown::Abort).shutdown_budget(), Some(Shutdown::Abort));
+    /// assert_eq!(ChildSpec::new().shutdown_budget(), None);
+    /// ```
     pub fn shutdown_budget(&self) -> Option<Shutdown> {
         self.shutdown
     }
 
     /// The ready timeout, or `None` if the child is ready as soon as it starts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(suture::ChildSpec::new().ready_timeout(), None);
+    /// ```
     pub fn ready_timeout(&self) -> Option<Duration> {
         self.ready
     }
 
     /// Whether the child is significant.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!suture::ChildSpec::new().is_significant());
+    /// ```
     pub fn is_significant(&self) -> bool {
         self.significant
     }
 
     /// The name set on the spec, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(suture::ChildSpec::new().name_override(), None);
+    /// ```
     pub fn name_override(&self) -> Option<&str> {
         self.name.as_deref()
     }

@@ -26,6 +26,14 @@ pub struct ChildToken {
 }
 
 /// Where a child is in its life, as seen by its supervisor.
+///
+/// # Examples
+///
+/// ```
+/// use suture::ChildState;
+///
+/// assert_eq!(ChildState::BackedOff.to_string(), "backed off");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ChildState {
@@ -101,6 +109,24 @@ pub struct ChildInfo {
 
 impl ChildInfo {
     /// Whether the child is itself a supervisor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let root = Supervisor::builder("app").build().unwrap();
+    /// root.add(Supervisor::builder("workers").build().unwrap()).unwrap();
+    /// let handle = root.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = root.serve_background(Context::new(stop.clone())).await;
+    /// assert!(handle.children().await.unwrap()[0].is_supervisor());
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
     pub fn is_supervisor(&self) -> bool {
         self.supervisor.is_some()
     }
@@ -168,6 +194,30 @@ impl TreeNode {
     }
 
     /// Visits this node and every node below it, depth first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let root = Supervisor::builder("app").build().unwrap();
+    /// root.add(service_fn("db", |ctx: Context| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }))
+    /// .unwrap();
+    /// let handle = root.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = root.serve_background(Context::new(stop.clone())).await;
+    /// let mut paths = Vec::new();
+    /// handle.tree().await.unwrap().walk(&mut |node| paths.push(node.path.clone()));
+    /// assert_eq!(paths, ["", "app/db"]);
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
     pub fn walk(&self, visit: &mut impl FnMut(&TreeNode)) {
         visit(self);
         for child in &self.children {

@@ -17,4 +17,7 @@ supervisor! {
         worker: Worker,
     }
 }
-fn main() {}
+fn main() {
+    // No follow-on error: the struct and its constructor exist despite the mistakes.
+    let _ = App::new(Worker);
+}
