@@ -1,0 +1,9 @@
+use suture::supervisor;
+
+supervisor! {
+    struct App<W> {
+        worker: W,
+    }
+}
+
+fn main() {}
