@@ -68,6 +68,16 @@ use crate::{
 };
 
 /// What one incarnation of a [`Scripted`] service does.
+///
+/// # Examples
+///
+/// ```
+/// use suture::testing::{Scripted, Step};
+///
+/// // Fails twice, panics once, then runs until told to stop.
+/// let svc = Scripted::new("db", [Step::Fail, Step::Fail, Step::Panic, Step::Run]);
+/// assert_eq!(svc.probe().starts(), 0);
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Step {
@@ -153,11 +163,37 @@ pub struct Trigger(Arc<Notify>);
 
 impl Trigger {
     /// A trigger nobody has pulled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let crash = suture::testing::Trigger::new();
+    /// crash.pull(); // remembered until an incarnation waits on it
+    /// ```
     pub fn new() -> Self {
         Trigger::default()
     }
 
     /// Ends the incarnation waiting on it (or the next one to wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{Running, Scripted, Step, Trigger};
+    /// use suture::Supervisor;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let crash = Trigger::new();
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let svc = Scripted::new("svc", [Step::FailOn(crash.clone()), Step::Run]);
+    /// let probe = svc.probe();
+    /// sup.add(svc).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// crash.pull();
+    /// probe.wait_for_starts(2).await; // restarted after the failure
+    /// tree.shutdown().await.unwrap();
+    /// # }
+    /// ```
     pub fn pull(&self) {
         self.0.notify_one();
     }
@@ -223,11 +259,39 @@ impl Scripted {
     }
 
     /// A service that runs until cancelled, every time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::Scripted;
+    ///
+    /// let svc = Scripted::running("web");
+    /// assert!(!svc.probe().is_running());
+    /// ```
     pub fn running(name: &str) -> Self {
         Scripted::new(name, [Step::Run])
     }
 
     /// The probe observing this service (cloneable, usable after the service moved).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{Running, Scripted};
+    /// use suture::Supervisor;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let svc = Scripted::running("web");
+    /// let probe = svc.probe();
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// sup.add(svc).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// probe.wait_for_starts(1).await;
+    /// assert!(probe.is_running());
+    /// tree.shutdown().await.unwrap();
+    /// assert_eq!(probe.ends(), 1);
+    /// # }
+    /// ```
     pub fn probe(&self) -> Probe {
         self.probe.clone()
     }
@@ -365,21 +429,66 @@ pub struct Journal(Arc<Mutex<Vec<String>>>);
 
 impl Journal {
     /// An empty journal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::Journal;
+    ///
+    /// let journal = Journal::new();
+    /// journal.write("test began");
+    /// assert_eq!(journal.entries(), ["test began"]);
+    /// ```
     pub fn new() -> Self {
         Journal::default()
     }
 
     /// Everything written so far, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{Journal, Running, Scripted};
+    /// use suture::Supervisor;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let journal = Journal::new();
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// sup.add(Scripted::running("a").journal(&journal)).unwrap();
+    /// sup.add(Scripted::running("b").journal(&journal)).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// suture::testing::settle().await;
+    /// tree.shutdown().await.unwrap();
+    /// assert_eq!(journal.entries(), ["a started", "b started", "b ended", "a ended"]);
+    /// # }
+    /// ```
     pub fn entries(&self) -> Vec<String> {
         lock(&self.0).clone()
     }
 
     /// Forgets what was written so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let journal = suture::testing::Journal::new();
+    /// journal.write("setup");
+    /// journal.clear();
+    /// assert!(journal.entries().is_empty());
+    /// ```
     pub fn clear(&self) {
         lock(&self.0).clear();
     }
 
     /// Adds an entry (tests may write their own marks between the services' entries).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let journal = suture::testing::Journal::new();
+    /// journal.write("crash injected");
+    /// assert_eq!(journal.entries().len(), 1);
+    /// ```
     pub fn write(&self, entry: impl Into<String>) {
         lock(&self.0).push(entry.into());
     }
@@ -406,16 +515,34 @@ struct ProbeState {
 
 impl Probe {
     /// How many times the service was started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(suture::testing::Scripted::running("x").probe().starts(), 0);
+    /// ```
     pub fn starts(&self) -> u64 {
         self.0.starts.load(Ordering::SeqCst)
     }
 
     /// How many incarnations have finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(suture::testing::Scripted::running("x").probe().ends(), 0);
+    /// ```
     pub fn ends(&self) -> u64 {
         self.0.ends.load(Ordering::SeqCst)
     }
 
     /// Whether an incarnation is running now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!suture::testing::Scripted::running("x").probe().is_running());
+    /// ```
     pub fn is_running(&self) -> bool {
         self.starts() > self.ends()
     }
@@ -425,6 +552,24 @@ impl Probe {
     /// # Cancel safety
     ///
     /// Cancel safe: it only observes counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{Running, Scripted, Step};
+    /// use suture::Supervisor;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let svc = Scripted::new("flaky", [Step::Fail, Step::Fail, Step::Run]);
+    /// let probe = svc.probe();
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// sup.add(svc).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// probe.wait_for_starts(3).await;
+    /// assert_eq!(probe.ends(), 2);
+    /// tree.shutdown().await.unwrap();
+    /// # }
+    /// ```
     pub async fn wait_for_starts(&self, n: u64) {
         self.wait_until(|p| p.starts() >= n).await;
     }
@@ -434,6 +579,24 @@ impl Probe {
     /// # Cancel safety
     ///
     /// Cancel safe: it only observes counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{Running, Scripted, Step};
+    /// use suture::{ChildSpec, Restart, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let job = Scripted::new("job", [Step::Return]);
+    /// let probe = job.probe();
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// sup.add_with(job, ChildSpec::new().restart(Restart::Transient)).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// probe.wait_for_ends(1).await;
+    /// assert_eq!(probe.starts(), 1);
+    /// tree.shutdown().await.unwrap();
+    /// # }
+    /// ```
     pub async fn wait_for_ends(&self, n: u64) {
         self.wait_until(|p| p.ends() >= n).await;
     }
@@ -462,6 +625,22 @@ impl fmt::Debug for Probe {
 ///
 /// Install it with [`SupervisorBuilder::event_hook`](crate::SupervisorBuilder::event_hook)`(recorder.hook())`
 /// on the root: a hook sees the events of its supervisor's whole subtree.
+///
+/// # Examples
+///
+/// ```
+/// use suture::testing::{EventRecorder, Running, Scripted, Step};
+/// use suture::Supervisor;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let recorder = EventRecorder::new();
+/// let sup = Supervisor::builder("app").event_hook(recorder.hook()).build().unwrap();
+/// sup.add(Scripted::new("svc", [Step::Fail, Step::Run])).unwrap();
+/// let tree = Running::start(sup).await;
+/// recorder.wait_for_line("app: svc failed, restarting now").await;
+/// tree.shutdown().await.unwrap();
+/// # }
+/// ```
 #[derive(Clone, Default)]
 pub struct EventRecorder(Arc<RecorderState>);
 
@@ -473,11 +652,27 @@ struct RecorderState {
 
 impl EventRecorder {
     /// An empty recorder.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(suture::testing::EventRecorder::new().events().is_empty());
+    /// ```
     pub fn new() -> Self {
         EventRecorder::default()
     }
 
     /// The hook to give to the supervisor builder.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::EventRecorder;
+    ///
+    /// let recorder = EventRecorder::new();
+    /// let sup = suture::Supervisor::builder("app").event_hook(recorder.hook()).build();
+    /// assert!(sup.is_ok());
+    /// ```
     pub fn hook(&self) -> impl Fn(&Event) + Send + Sync + 'static {
         let state = self.0.clone();
         move |event: &Event| {
@@ -487,21 +682,74 @@ impl EventRecorder {
     }
 
     /// Every event recorded so far, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{EventRecorder, Running, Scripted};
+    /// use suture::{EventKind, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let recorder = EventRecorder::new();
+    /// let sup = Supervisor::builder("app").event_hook(recorder.hook()).build().unwrap();
+    /// sup.add(Scripted::running("svc")).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// suture::testing::settle().await;
+    /// assert!(matches!(recorder.events()[0].kind, EventKind::Started { .. }));
+    /// tree.shutdown().await.unwrap();
+    /// # }
+    /// ```
     pub fn events(&self) -> Vec<Event> {
         lock(&self.0.events).clone()
     }
 
     /// Every event recorded so far, each as one short line (see [`describe`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{EventRecorder, Running, Scripted, Step};
+    /// use suture::Supervisor;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let recorder = EventRecorder::new();
+    /// let sup = Supervisor::builder("app").event_hook(recorder.hook()).build().unwrap();
+    /// sup.add(Scripted::new("svc", [Step::Panic, Step::Run])).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// suture::testing::settle().await;
+    /// assert_eq!(
+    ///     recorder.lines(),
+    ///     ["app: started svc", "app: svc panicked, restarting now", "app: started svc"]
+    /// );
+    /// tree.shutdown().await.unwrap();
+    /// # }
+    /// ```
     pub fn lines(&self) -> Vec<String> {
         lock(&self.0.events).iter().map(describe).collect()
     }
 
     /// How many recorded events match `filter`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::EventKind;
+    /// let recorder = suture::testing::EventRecorder::new();
+    /// assert_eq!(recorder.count(|e| matches!(e.kind, EventKind::Started { .. })), 0);
+    /// ```
     pub fn count(&self, filter: impl Fn(&Event) -> bool) -> usize {
         lock(&self.0.events).iter().filter(|e| filter(e)).count()
     }
 
     /// Forgets what was recorded so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let recorder = suture::testing::EventRecorder::new();
+    /// recorder.clear(); // e.g. after start-up, to assert only on what follows
+    /// assert!(recorder.lines().is_empty());
+    /// ```
     pub fn clear(&self) {
         lock(&self.0.events).clear();
     }
@@ -512,6 +760,23 @@ impl EventRecorder {
     /// # Cancel safety
     ///
     /// Cancel safe: it only observes the record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{describe, EventRecorder, Running, Scripted, Step};
+    /// use suture::Supervisor;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let recorder = EventRecorder::new();
+    /// let sup = Supervisor::builder("app").event_hook(recorder.hook()).build().unwrap();
+    /// sup.add(Scripted::new("svc", [Step::Fail, Step::Fail, Step::Run])).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// let third = recorder.wait_for_nth(3, |e| describe(e) == "app: started svc").await;
+    /// assert_eq!(&*third.supervisor, "app");
+    /// tree.shutdown().await.unwrap();
+    /// # }
+    /// ```
     pub async fn wait_for_nth(&self, n: usize, filter: impl Fn(&Event) -> bool) -> Event {
         loop {
             let changed = self.0.changed.notified();
@@ -532,6 +797,24 @@ impl EventRecorder {
     /// # Cancel safety
     ///
     /// Cancel safe: it only observes the record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{EventRecorder, Running, Scripted, Step};
+    /// use suture::{EventKind, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let recorder = EventRecorder::new();
+    /// let sup = Supervisor::builder("app").event_hook(recorder.hook()).build().unwrap();
+    /// sup.add(Scripted::new("svc", [Step::Panic, Step::Run])).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// let event = recorder.wait_for(|e| matches!(e.kind, EventKind::Panicked { .. })).await;
+    /// let EventKind::Panicked { message, .. } = event.kind else { unreachable!() };
+    /// assert_eq!(message, "scripted panic");
+    /// tree.shutdown().await.unwrap();
+    /// # }
+    /// ```
     pub async fn wait_for(&self, filter: impl Fn(&Event) -> bool) -> Event {
         self.wait_for_nth(1, filter).await
     }
@@ -541,6 +824,22 @@ impl EventRecorder {
     /// # Cancel safety
     ///
     /// Cancel safe: it only observes the record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{EventRecorder, Running, Scripted};
+    /// use suture::Supervisor;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let recorder = EventRecorder::new();
+    /// let sup = Supervisor::builder("app").event_hook(recorder.hook()).build().unwrap();
+    /// sup.add(Scripted::running("db")).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// recorder.wait_for_line("app: started db").await;
+    /// tree.shutdown().await.unwrap();
+    /// # }
+    /// ```
     pub async fn wait_for_line(&self, line: &str) -> Event {
         self.wait_for(|e| describe(e) == line).await
     }
@@ -573,6 +872,23 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// | tree terminated | `app: db terminated the tree` |
 ///
 /// Failure counts, messages and locations are left out; read [`Event::kind`] for those.
+///
+/// # Examples
+///
+/// ```
+/// use suture::testing::{describe, EventRecorder, Running, Scripted, Step};
+/// use suture::Supervisor;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let recorder = EventRecorder::new();
+/// let sup = Supervisor::builder("app").event_hook(recorder.hook()).build().unwrap();
+/// sup.add(Scripted::new("db", [Step::Fail, Step::Run])).unwrap();
+/// let tree = Running::start(sup).await;
+/// let failure = recorder.wait_for_nth(2, |_| true).await;
+/// assert_eq!(describe(&failure), "app: db failed, restarting now");
+/// tree.shutdown().await.unwrap();
+/// # }
+/// ```
 pub fn describe(event: &Event) -> String {
     let sup = &event.supervisor;
     let restarting = |r: &Restarting| match r {
@@ -611,6 +927,21 @@ pub fn describe(event: &Event) -> String {
 }
 
 /// A supervisor served in the background of a test, with the token that stops it.
+///
+/// # Examples
+///
+/// ```
+/// use suture::testing::{Running, Scripted, Step};
+/// use suture::Supervisor;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let sup = Supervisor::builder("app").build().unwrap();
+/// sup.add(Scripted::new("quitter", [Step::TerminateTree])).unwrap();
+/// // Ends by itself: `join` returns what the root returned.
+/// let error = Running::start(sup).await.join().await.unwrap_err();
+/// assert!(error.is_terminate_tree());
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Running {
     /// The supervisor's handle.
@@ -623,6 +954,18 @@ pub struct Running {
 impl Running {
     /// Serves `sup` in the background; returns once its loop runs (its first children are
     /// being started).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::Running;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let tree = Running::start(suture::Supervisor::builder("app").build().unwrap()).await;
+    /// assert!(tree.handle.is_running());
+    /// tree.shutdown().await.unwrap();
+    /// # }
+    /// ```
     pub async fn start(sup: Supervisor) -> Self {
         let handle = sup.handle();
         let token = CancellationToken::new();
@@ -640,6 +983,24 @@ impl Running {
     ///
     /// If the supervisor's task panicked (only with `pass_through_panics`), the panic is
     /// resumed here so that the test fails with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::testing::{Running, Scripted, Step};
+    /// use suture::Supervisor;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// sup.add(Scripted::new("slow", [Step::StopSlowly(Duration::from_secs(2))])).unwrap();
+    /// let tree = Running::start(sup).await;
+    /// suture::testing::settle().await;
+    /// let began = tokio::time::Instant::now();
+    /// tree.shutdown().await.unwrap();
+    /// assert_eq!(began.elapsed(), Duration::from_secs(2));
+    /// # }
+    /// ```
     pub async fn shutdown(self) -> ServiceResult {
         self.token.cancel();
         self.join().await
@@ -650,6 +1011,23 @@ impl Running {
     /// # Panics
     ///
     /// As [`Running::shutdown`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::{Running, Scripted, Step};
+    /// use suture::{AutoShutdown, ChildSpec, Restart, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let sup = Supervisor::builder("batch")
+    ///     .auto_shutdown(AutoShutdown::AnySignificant)
+    ///     .build()
+    ///     .unwrap();
+    /// let job = Scripted::new("job", [Step::Return]);
+    /// sup.add_with(job, ChildSpec::new().restart(Restart::Transient).significant(true)).unwrap();
+    /// Running::start(sup).await.join().await.unwrap(); // the job finished: so did the tree
+    /// # }
+    /// ```
     pub async fn join(self) -> ServiceResult {
         match self.task.await {
             Ok(result) => result,
@@ -661,6 +1039,18 @@ impl Running {
     }
 
     /// Whether the tree's task has finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::testing::Running;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let tree = Running::start(suture::Supervisor::builder("app").build().unwrap()).await;
+    /// assert!(!tree.is_finished());
+    /// tree.shutdown().await.unwrap();
+    /// # }
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }
@@ -675,6 +1065,24 @@ impl Running {
 /// # Cancel safety
 ///
 /// Cancel safe.
+///
+/// # Examples
+///
+/// ```
+/// use suture::testing::{Running, Scripted};
+/// use suture::Supervisor;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let svc = Scripted::running("web");
+/// let probe = svc.probe();
+/// let sup = Supervisor::builder("app").build().unwrap();
+/// sup.add(svc).unwrap();
+/// let tree = Running::start(sup).await;
+/// suture::testing::settle().await; // everything that could run has run
+/// assert_eq!(probe.starts(), 1);
+/// tree.shutdown().await.unwrap();
+/// # }
+/// ```
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(1)).await;
 }

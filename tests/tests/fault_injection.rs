@@ -18,6 +18,9 @@ use suture::{
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+#[path = "fault_injection/replay.rs"]
+mod replay;
+
 const BUDGET: Duration = Duration::from_millis(200);
 /// How long a stop may take beyond a child's budget: the abort and its grace.
 const ABORT_GRACE: Duration = Duration::from_millis(100);
