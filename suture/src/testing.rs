@@ -211,6 +211,24 @@ impl fmt::Debug for Trigger {
 
 /// A service that follows a script: the n-th start runs the n-th [`Step`], and the last step
 /// repeats forever. Its [`Probe`] counts starts and ends.
+///
+/// # Examples
+///
+/// ```
+/// use suture::testing::{Running, Scripted, Step};
+/// use suture::Supervisor;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let svc = Scripted::new("cache", [Step::Panic, Step::Run]);
+/// let probe = svc.probe();
+/// let sup = Supervisor::builder("app").build().unwrap();
+/// sup.add(svc).unwrap();
+/// let tree = Running::start(sup).await;
+/// probe.wait_for_starts(2).await; // panicked once, restarted
+/// tree.shutdown().await.unwrap();
+/// assert_eq!(probe.ends(), 2);
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Scripted {
     name: Arc<str>,
@@ -424,6 +442,18 @@ impl Drop for EndGuard {
 }
 
 /// An ordered log shared by several [`Scripted`] services (see [`Scripted::journal`]).
+///
+/// # Examples
+///
+/// ```
+/// use suture::testing::{Journal, Scripted};
+///
+/// let journal = Journal::new();
+/// let first = Scripted::running("first").journal(&journal);
+/// journal.write("first added");
+/// assert_eq!(journal.entries(), ["first added"]);
+/// # drop(first);
+/// ```
 #[derive(Clone, Default)]
 pub struct Journal(Arc<Mutex<Vec<String>>>);
 
@@ -503,6 +533,16 @@ impl fmt::Debug for Journal {
 /// Counts the starts and ends of a [`Scripted`] service, and waits for them.
 ///
 /// An *end* is any way an incarnation finishes: it returned, panicked, or was aborted.
+///
+/// # Examples
+///
+/// ```
+/// use suture::testing::Scripted;
+///
+/// let svc = Scripted::running("web");
+/// let probe = svc.probe(); // keep it: `svc` moves into a supervisor
+/// assert_eq!((probe.starts(), probe.ends()), (0, 0));
+/// ```
 #[derive(Clone, Default)]
 pub struct Probe(Arc<ProbeState>);
 

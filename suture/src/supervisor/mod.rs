@@ -55,6 +55,31 @@ pub struct Supervisor {
 /// A cloneable handle to a [`Supervisor`]: add, remove and inspect children from anywhere.
 ///
 /// Every method returns a typed error instead of panicking or hanging.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{service_fn, Context, Supervisor};
+/// use tokio_util::sync::CancellationToken;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app").build().unwrap();
+/// let handle = sup.handle();
+/// let stop = CancellationToken::new();
+/// let task = sup.serve_background(Context::new(stop.clone())).await;
+/// // From anywhere, while it runs: add, inspect, remove.
+/// let token = handle
+///     .add(service_fn("job", |ctx: Context| async move {
+///         ctx.cancelled().await;
+///         Ok(())
+///     }))
+///     .unwrap();
+/// assert_eq!(handle.children().await.unwrap().len(), 1);
+/// handle.remove(token).await.unwrap();
+/// stop.cancel();
+/// task.await.unwrap().unwrap();
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct SupervisorHandle {
     shared: Arc<Shared>,
@@ -65,6 +90,22 @@ pub struct SupervisorHandle {
 /// Defaults (Go's suture where it has one): one_for_one; intensity 5 failures with a 30 s
 /// half-life; on exceeding it, back off 15 s with jitter 0.5; 10 s shutdown budget per child;
 /// reverse shutdown order; termination propagates; panics are caught; no auto-shutdown.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use suture::{OnExceeded, Strategy, Supervisor};
+///
+/// let sup = Supervisor::builder("listeners")
+///     .strategy(Strategy::OneForAll)
+///     .intensity(3, Duration::from_secs(10))
+///     .on_exceeded(OnExceeded::Escalate)
+///     .shutdown(Duration::from_secs(5))
+///     .build()
+///     .unwrap();
+/// assert_eq!(sup.handle().name(), "listeners");
+/// ```
 #[must_use]
 pub struct SupervisorBuilder {
     name: Cow<'static, str>,
