@@ -175,3 +175,24 @@ fn multiport_echoes_heals_after_an_injected_crash_and_stops_on_sigint() {
         .expect("wait");
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
 }
+
+#[test]
+fn the_numbered_examples_run_to_completion() {
+    for name in [
+        "01_first_service",
+        "02_restart_policies",
+        "03_declared_tree",
+        "04_dynamic_children",
+        "05_testing_with_paused_time",
+    ] {
+        let output = Command::new(example(name))
+            .output()
+            .unwrap_or_else(|e| panic!("{name} was built by cargo test: {e}"));
+        assert!(
+            output.status.success(),
+            "{name} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

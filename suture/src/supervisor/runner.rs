@@ -178,6 +178,10 @@ impl Runner<'_> {
         if let Some(ending) = start {
             return ending;
         }
+        // A supervisor is ready once its initial children have started (those with a ready
+        // timeout being ready): a parent that gave it a ready timeout starts its next child
+        // only then, as OTP starts a subtree before its next sibling.
+        self.ctx.ready();
         // One registration with the token for the whole loop, not one per event.
         let mut cancelled = pin!(self.ctx.token.clone().cancelled_owned());
         loop {
