@@ -40,6 +40,24 @@
 //! [`SupervisorHandle::unstopped_services`](crate::SupervisorHandle::unstopped_services).
 //! Large dynamic pools can use [`ShutdownOrder::Concurrent`](crate::ShutdownOrder::Concurrent).
 //!
+//! # Ending a tree by itself
+//!
+//! A child marked `significant` (transient or temporary) can end its supervisor: with
+//! [`AutoShutdown::AnySignificant`](crate::AutoShutdown::AnySignificant) when one of them
+//! finishes for good, with `AllSignificant` when all have. A failing significant child is
+//! restarted as usual; only a final end counts. `TerminateTree` stops every supervisor up to
+//! the root, except where one is built with `propagate_termination(false)`: that one stops and
+//! its parent drops it. Events tell the story: a failure that crosses the threshold is
+//! reported after the `BackoffStarted` it causes (as in Go's suture), but before the
+//! `Escalated` it causes (cause, then effect, in the escalating supervisor and its parent).
+//!
+//! # Declared trees
+//!
+//! [`supervisor!`](crate::supervisor!) declares the same runtime objects as the builder, with
+//! every setting checked at compile time and the start and stop orders as constants; a
+//! declared supervisor is a [`Service`](crate::Service) like any other, so declared and
+//! dynamic supervisors nest in each other freely.
+//!
 //! # Where suture (Rust) differs from Go's suture
 //!
 //! - Shutdown is ordered (reverse start order), with one budget per child rather than one
@@ -48,6 +66,7 @@
 //! - The unstopped report is recursive: it lists blocked services anywhere in the subtree.
 //! - There are restart strategies, restart types, escalation and ordered start, from OTP.
 //! - Adding to a stopped supervisor is an error, not a silent zero token.
+//! - `DoNotRestart` is final even when it is the answer to a group restart's stop request.
 //! - Panics are captured per service (message and location in the event) without printing
 //!   the default panic message for supervised panics.
 //!
