@@ -74,8 +74,9 @@ pub trait Service: Send + 'static {
 
 /// `"my_crate::server::Listener<T>"` -> `"Listener"`.
 fn short_type_name(full: &'static str) -> &'static str {
+    // Single-character patterns: this runs on every `add`, and a type path has no lone `:`.
     let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
+    base.rsplit(':').next().unwrap_or(base)
 }
 
 /// Makes a service from a name and a closure returning the future to run.

@@ -169,12 +169,8 @@ pub(crate) enum Lifecycle {
 }
 
 pub(crate) enum Command {
-    Add {
-        id: u64,
-        name: Arc<str>,
-        service: Box<dyn DynService>,
-        spec: ChildSpec,
-    },
+    /// Built by the caller of `add`, so that the loop only inserts it.
+    Add { id: u64, child: Box<Child> },
     Remove {
         id: u64,
         reply: oneshot::Sender<Result<(), SupervisorError>>,
@@ -202,6 +198,24 @@ pub(crate) struct Child {
     pub(crate) run: Option<runner::Run>,
     /// The token of the last incarnation, if it ended without being cancelled.
     pub(crate) spare_token: Option<tokio_util::sync::CancellationToken>,
+}
+
+impl Child {
+    fn new(name: Arc<str>, service: Box<dyn DynService>, spec: ChildSpec) -> Box<Child> {
+        Box::new(Child {
+            name,
+            supervisor: service.supervisor_handle(),
+            service: Some(service),
+            spec,
+            restarts: 0,
+            started_once: false,
+            last_error: None,
+            state: ChildState::Stopped,
+            path: None,
+            run: None,
+            spare_token: None,
+        })
+    }
 }
 
 static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(1);
@@ -825,6 +839,7 @@ impl SupervisorHandle {
             None => Arc::from(service.name().as_ref()),
         };
         spec.validate(&name, self.shared.config.auto_shutdown)?;
+        let child = Child::new(name, service::boxed(service), spec);
         let lifecycle = self.shared.lifecycle();
         if *lifecycle == Lifecycle::Stopped {
             return Err(SupervisorError::Stopped {
@@ -832,12 +847,7 @@ impl SupervisorHandle {
             });
         }
         let id = self.shared.next_child.fetch_add(1, Ordering::Relaxed);
-        let command = Command::Add {
-            id,
-            name,
-            service: service::boxed(service),
-            spec,
-        };
+        let command = Command::Add { id, child };
         // The receiver lives in the supervisor's value, so the child is kept even when the
         // loop is not running; a failed send means the value itself was dropped.
         self.shared

@@ -23,9 +23,7 @@ use crate::error::{IntensityExceeded, NotReady, ServiceError, ServiceResult, Sup
 use crate::event::{Event, EventKind, EventSink, Restarting};
 use crate::panic::{self, PanicReport};
 use crate::service::{Exit, Outcome};
-use crate::spec::{
-    AutoShutdown, ChildSpec, OnExceeded, Restart, Shutdown, ShutdownOrder, Strategy,
-};
+use crate::spec::{AutoShutdown, OnExceeded, Restart, Shutdown, ShutdownOrder, Strategy};
 use crate::tree::{ChildInfo, ChildState, UnstoppedService};
 
 /// How long an aborted task gets to finish before it is reported as unstopped: an abort
@@ -227,13 +225,8 @@ impl Runner<'_> {
 
     fn take_command_while_idle(&mut self, command: Command) {
         match command {
-            Command::Add {
-                id,
-                name,
-                service,
-                spec,
-            } => {
-                self.sup.children.insert(id, new_child(name, service, spec));
+            Command::Add { id, child } => {
+                self.sup.children.insert(id, child);
             }
             Command::Remove { reply, .. } => {
                 let _ = reply.send(Err(SupervisorError::NotRunning {
@@ -279,7 +272,7 @@ impl Runner<'_> {
         let service = child.service.take()?;
         let path = child
             .path
-            .get_or_insert_with(|| Arc::from(format!("{sup_path}/{}", child.name)))
+            .get_or_insert_with(|| join_path(sup_path, &child.name))
             .clone();
         let ready_timeout = child.spec.ready_timeout();
         let (ready, ready_rx) = match ready_timeout {
@@ -577,13 +570,8 @@ impl Runner<'_> {
 
     async fn handle_command(&mut self, command: Command) -> Option<Ending> {
         match command {
-            Command::Add {
-                id,
-                name,
-                service,
-                spec,
-            } => {
-                self.sup.children.insert(id, new_child(name, service, spec));
+            Command::Add { id, child } => {
+                self.sup.children.insert(id, child);
                 self.start_child(id).await
             }
             Command::Remove { id, reply, stopped } => {
@@ -675,10 +663,15 @@ impl Runner<'_> {
         now: Instant,
         waiter: Option<oneshot::Sender<Result<(), SupervisorError>>>,
     ) {
-        let config_shutdown = budget_of(self, id);
-        let Some(child) = self.child_mut(id) else {
+        let Some(child) = self
+            .sup
+            .children
+            .get_mut(&id)
+            .or_else(|| self.detached.get_mut(&id))
+        else {
             return;
         };
+        let config_shutdown = budget(&child.spec, &self.shared.config);
         let Some(run) = child.run.as_mut() else {
             if let Some(waiter) = waiter {
                 let _ = waiter.send(Ok(()));
@@ -719,15 +712,15 @@ impl Runner<'_> {
     /// Takes an end: finishes a stop, or hands back an end for the policy.
     fn on_exit(&mut self, exit: Exit) -> Option<Exit> {
         let id = exit.id;
-        if let Some(child) = self.detached.get_mut(&id) {
-            if let Some(stop) = child.run.take().and_then(|r| r.stop) {
+        let Some(child) = self.sup.children.get_mut(&id) else {
+            if let Some(mut child) = self.detached.remove(&id)
+                && let Some(stop) = child.run.take().and_then(|r| r.stop)
+            {
                 self.stopping -= 1;
                 notify(stop.waiters, Ok(()));
             }
-            self.detached.remove(&id);
             return None;
-        }
-        let child = self.sup.children.get_mut(&id)?;
+        };
         match &mut child.run {
             Some(run) if run.stop.is_some() => {
                 let stop = run.stop.take();
@@ -793,17 +786,17 @@ impl Runner<'_> {
             return;
         }
         // Aborted and still running: it blocks a thread. Report it and let it go.
-        let path = child
-            .path
-            .clone()
-            .unwrap_or_else(|| Arc::from(format!("{sup_path}/{name}")));
+        let path = match &child.path {
+            Some(path) => path.to_string(),
+            None => format!("{sup_path}/{name}"),
+        };
         if let Some(stop) = child.run.take().and_then(|r| r.stop) {
             notify(stop.waiters, Err(SupervisorError::Unstoppable));
         }
         self.stopping -= 1;
         tracing::error!(target: "suture", supervisor = %sup_path, service = %name, "service did not stop even when aborted");
         self.shared.unstopped().push(UnstoppedService {
-            path: path.to_string(),
+            path,
             name: name.to_string(),
             token: self.shared.token(id),
         });
@@ -1001,32 +994,19 @@ impl LastError {
     }
 }
 
-fn new_child(
-    name: Arc<str>,
-    service: Box<dyn crate::service::DynService>,
-    spec: ChildSpec,
-) -> Box<Child> {
-    Box::new(Child {
-        name,
-        supervisor: service.supervisor_handle(),
-        service: Some(service),
-        spec,
-        restarts: 0,
-        started_once: false,
-        last_error: None,
-        state: ChildState::Stopped,
-        path: None,
-        run: None,
-        spare_token: None,
-    })
-}
-
-fn budget_of(runner: &mut Runner<'_>, id: u64) -> Shutdown {
-    let shared = runner.shared.clone();
-    match runner.child_mut(id) {
-        Some(child) => budget(&child.spec, &shared.config),
-        None => Shutdown::Infinity,
+/// `supervisor/name`, in one allocation: every child's first start builds one, and a pool
+/// of 100,000 starts them in a row.
+fn join_path(supervisor: &str, name: &str) -> Arc<str> {
+    let len = supervisor.len() + 1 + name.len();
+    let mut buf = [0u8; 256];
+    if len > buf.len() {
+        return Arc::from(format!("{supervisor}/{name}"));
     }
+    buf[..supervisor.len()].copy_from_slice(supervisor.as_bytes());
+    buf[supervisor.len()] = b'/';
+    buf[supervisor.len() + 1..len].copy_from_slice(name.as_bytes());
+    // Two whole `str`s joined by an ASCII byte: always UTF-8.
+    Arc::from(std::str::from_utf8(&buf[..len]).unwrap_or_default())
 }
 
 fn notify(
@@ -1051,5 +1031,20 @@ async fn maybe_sleep(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => sleep_until(deadline).await,
         None => pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_path;
+
+    #[test]
+    fn paths_join_with_a_slash_whatever_their_length() {
+        assert_eq!(&*join_path("app/db", "pool"), "app/db/pool");
+        assert_eq!(&*join_path("app", "naïve"), "app/naïve");
+        let long = "x".repeat(300);
+        assert_eq!(&*join_path("app", &long), format!("app/{long}"));
+        let exact = "y".repeat(256 - "app/".len());
+        assert_eq!(&*join_path("app", &exact), format!("app/{exact}"));
     }
 }
