@@ -9,7 +9,7 @@ use std::pin::{Pin, pin};
 use std::task::Poll;
 
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 
 use crate::context::Context;
 use crate::error::ServiceResult;
@@ -178,7 +178,7 @@ pub(crate) trait DynService: Send + 'static {
         id: u64,
         ctx: Context,
         exits: UnboundedSender<Exit>,
-    ) -> JoinHandle<()>;
+    ) -> AbortHandle;
 }
 
 pub(crate) fn boxed<S: Service>(service: S) -> Box<dyn DynService> {
@@ -197,7 +197,7 @@ impl<S: Service> DynService for Holder<S> {
         id: u64,
         ctx: Context,
         exits: UnboundedSender<Exit>,
-    ) -> JoinHandle<()> {
+    ) -> AbortHandle {
         // Monomorphic per service type, so the serve future lives inline in the task: one
         // allocation per restart, the task itself.
         tokio::spawn(async move {
@@ -215,6 +215,8 @@ impl<S: Service> DynService for Holder<S> {
             };
             guard.send(outcome);
         })
+        // Dropped while the task runs, the join handle costs little; after, much more.
+        .abort_handle()
     }
 }
 

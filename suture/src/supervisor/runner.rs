@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +33,8 @@ const ABORT_GRACE: Duration = Duration::from_millis(100);
 /// The running incarnation of a child.
 pub(crate) struct Run {
     token: CancellationToken,
-    join: JoinHandle<()>,
+    /// Only to abort: the task's end is reported on the exit channel.
+    task: AbortHandle,
     since: Instant,
     stop: Option<Stop>,
 }
@@ -286,10 +287,10 @@ impl Runner<'_> {
         let ctx = self
             .ctx
             .child(token.clone(), path, ready, Some(self.sink.clone()));
-        let join = service.spawn(id, ctx, self.exit_tx.clone());
+        let task = service.spawn(id, ctx, self.exit_tx.clone());
         child.run = Some(Run {
             token,
-            join,
+            task,
             since: Instant::now(),
             stop: None,
         });
@@ -686,7 +687,7 @@ impl Runner<'_> {
         let (deadline, aborted) = match config_shutdown {
             Shutdown::Infinity => (None, false),
             Shutdown::Abort => {
-                run.join.abort();
+                run.task.abort();
                 (Some(now + ABORT_GRACE), true)
             }
             Shutdown::Timeout(budget) => (Some(now + budget), false),
@@ -776,7 +777,7 @@ impl Runner<'_> {
             return;
         }
         if !stop.aborted {
-            run.join.abort();
+            run.task.abort();
             stop.aborted = true;
             let grace = now + ABORT_GRACE;
             stop.deadline = Some(grace);
@@ -958,7 +959,7 @@ impl Drop for Runner<'_> {
         {
             if let Some(run) = child.run.take() {
                 run.token.cancel();
-                run.join.abort();
+                run.task.abort();
             }
         }
         let mut lifecycle = self.shared.lifecycle();
