@@ -173,12 +173,7 @@ pub(crate) struct Exit {
 pub(crate) trait DynService: Send + 'static {
     fn supervisor_handle(&self) -> Option<SupervisorHandle>;
     /// Spawns one incarnation; it reports its end on `exits`, even when aborted.
-    fn spawn(
-        self: Box<Self>,
-        id: u64,
-        ctx: Context,
-        exits: UnboundedSender<Exit>,
-    ) -> AbortHandle;
+    fn spawn(self: Box<Self>, id: u64, ctx: Context, exits: UnboundedSender<Exit>) -> AbortHandle;
 }
 
 pub(crate) fn boxed<S: Service>(service: S) -> Box<dyn DynService> {
@@ -192,20 +187,17 @@ impl<S: Service> DynService for Holder<S> {
         self.0.__supervisor_handle()
     }
 
-    fn spawn(
-        self: Box<Self>,
-        id: u64,
-        ctx: Context,
-        exits: UnboundedSender<Exit>,
-    ) -> AbortHandle {
+    fn spawn(self: Box<Self>, id: u64, ctx: Context, exits: UnboundedSender<Exit>) -> AbortHandle {
         // Monomorphic per service type, so the serve future lives inline in the task: one
-        // allocation per restart, the task itself.
+        // allocation per restart, the task itself. The guard is captured whole, not rebuilt
+        // inside: a task keeps every captured value's slot, so this keeps it smaller, and an
+        // abort before the first poll still hands the service back.
+        let mut guard = ExitGuard {
+            id,
+            exits,
+            service: Some(self),
+        };
         tokio::spawn(async move {
-            let mut guard = ExitGuard {
-                id,
-                exits,
-                service: Some(self),
-            };
             let outcome = match guard.service.as_deref_mut() {
                 Some(holder) => {
                     let mut serve = pin!(holder.0.serve(ctx));

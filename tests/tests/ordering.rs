@@ -175,6 +175,31 @@ async fn a_child_ignoring_cancellation_is_aborted_after_its_budget() {
     assert!(handle.is_stopped());
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_child_aborted_before_its_first_poll_is_stopped_not_lost() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let handle = sup.handle();
+    let tree = Running::start(sup).await;
+    // Added and removed in one go: the loop spawns it, then aborts it before the runtime
+    // ever polls its task.
+    let token = handle
+        .add_with(
+            Scripted::running("brief"),
+            ChildSpec::default().shutdown(Shutdown::Abort),
+        )
+        .unwrap();
+    let begin = Instant::now();
+    handle.remove_and_wait(token, SECOND).await.unwrap();
+    assert_eq!(
+        begin.elapsed(),
+        Duration::ZERO,
+        "no grace period waited out"
+    );
+    assert!(handle.unstopped_services().is_empty());
+    assert!(handle.children().await.unwrap().is_empty());
+    tree.shutdown().await.unwrap();
+}
+
 /// A child that blocks its thread cannot be aborted: it is reported, with its path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_blocking_its_thread_is_reported_as_unstopped() {
