@@ -17,7 +17,7 @@ use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::{Child, Command, Lifecycle, Shared, Supervisor, budget};
+use super::{Child, Command, Config, Lifecycle, Shared, Supervisor, budget};
 use crate::context::{Context, ReadySignal};
 use crate::error::{IntensityExceeded, NotReady, ServiceError, ServiceResult, SupervisorError};
 use crate::event::{Event, EventKind, EventSink, Restarting};
@@ -105,6 +105,7 @@ pub(super) async fn serve(
         last_failure: None,
         backoff_until: None,
         queue: VecDeque::new(),
+        settled: false,
     };
     let ending = runner.run(started).await;
     runner.shutdown_children().await;
@@ -157,6 +158,8 @@ struct Runner<'a> {
     backoff_until: Option<Instant>,
     /// Children waiting for the backoff to end, in the order they failed.
     queue: VecDeque<u64>,
+    /// Set once `shutdown_children` has stopped every child.
+    settled: bool,
 }
 
 impl Runner<'_> {
@@ -164,11 +167,12 @@ impl Runner<'_> {
         self.take_commands_while_idle();
         // Children whose service was lost (their task was aborted with our last run) cannot
         // start again; they were reported then.
-        self.sup.children.retain(|_, c| c.service.is_some());
-        for child in self.sup.children.values_mut() {
-            child.path = None;
-            child.state = ChildState::Stopped;
-        }
+        // One pass: with a large pool, each pass over the children is a cache miss per child.
+        self.sup.children.retain(|_, c| {
+            c.path = None;
+            c.state = ChildState::Stopped;
+            c.service.is_some()
+        });
         let ids: Vec<u64> = self.sup.children.keys().copied().collect();
         let start = self.start_children(&ids).await;
         if let Some(started) = started {
@@ -243,10 +247,8 @@ impl Runner<'_> {
     fn close(&mut self, lifecycle: Lifecycle) {
         *self.shared.lifecycle() = lifecycle;
         // Requests are only sent while `Running`, under the lock just taken: all are here.
+        // (Every child is already `Stopped`: `shutdown_children` saw to it.)
         self.take_commands_while_idle();
-        for child in self.sup.children.values_mut() {
-            child.state = ChildState::Stopped;
-        }
     }
 
     // ---- starting -------------------------------------------------------------------
@@ -672,7 +674,6 @@ impl Runner<'_> {
         else {
             return;
         };
-        let config_shutdown = budget(&child.spec, &self.shared.config);
         let Some(run) = child.run.as_mut() else {
             if let Some(waiter) = waiter {
                 let _ = waiter.send(Ok(()));
@@ -683,21 +684,12 @@ impl Runner<'_> {
             stop.waiters.extend(waiter);
             return;
         }
-        run.token.cancel();
-        let (deadline, aborted) = match config_shutdown {
-            Shutdown::Infinity => (None, false),
-            Shutdown::Abort => {
-                run.task.abort();
-                (Some(now + ABORT_GRACE), true)
-            }
-            Shutdown::Timeout(budget) => (Some(now + budget), false),
-        };
-        run.stop = Some(Stop {
-            deadline,
-            aborted,
-            waiters: waiter.into_iter().collect(),
-        });
-        child.state = ChildState::Stopping;
+        let deadline = signal_stop(
+            child,
+            &self.shared.config,
+            now,
+            waiter.into_iter().collect(),
+        );
         if let Some(deadline) = deadline {
             self.deadlines.entry(deadline).or_default().push(id);
         }
@@ -853,35 +845,43 @@ impl Runner<'_> {
                 child.state = ChildState::Stopped;
             }
         }
-        let running: Vec<u64> = self
-            .sup
-            .children
-            .iter()
-            .filter(|(_, c)| c.run.is_some())
-            .map(|(&id, _)| id)
-            .collect();
-        match self.shared.config.shutdown_order {
-            ShutdownOrder::Reverse => {
-                for &id in running.iter().rev() {
-                    self.begin_stop(id, Instant::now(), None);
-                    self.wait_stopped(Some(id)).await;
-                }
+        // One pass over the children (a pool may hold a million, and each pass costs a cache
+        // miss per child): the idle ones are marked stopped, supervisors noted for the report,
+        // and, when stopping concurrently, the running ones told to stop right there.
+        let concurrent = self.shared.config.shutdown_order == ShutdownOrder::Concurrent;
+        let now = Instant::now();
+        let mut running = Vec::new();
+        let mut supervisors = Vec::new();
+        for (&id, child) in self.sup.children.iter_mut() {
+            if let Some(handle) = &child.supervisor {
+                supervisors.push((id, handle.clone()));
             }
-            ShutdownOrder::Concurrent => {
-                let now = Instant::now();
-                for &id in &running {
-                    self.begin_stop(id, now, None);
+            match &child.run {
+                None => child.state = ChildState::Stopped,
+                Some(run) if run.stop.is_some() => {}
+                Some(_) if concurrent => {
+                    if let Some(deadline) = signal_stop(child, &self.shared.config, now, Vec::new())
+                    {
+                        self.deadlines.entry(deadline).or_default().push(id);
+                    }
+                    self.stopping += 1;
                 }
+                Some(_) => running.push(id),
             }
+        }
+        for &id in running.iter().rev() {
+            self.begin_stop(id, Instant::now(), None);
+            self.wait_stopped(Some(id)).await;
         }
         // Removed children still stopping are waited for too.
         self.wait_stopped(None).await;
         self.queue.clear();
         self.backoff_until = None;
+        self.settled = true;
         // The subtree's report: children that are supervisors kept their own.
         let mut nested = Vec::new();
-        for child in self.sup.children.values() {
-            if let Some(handle) = &child.supervisor {
+        for (id, handle) in supervisors {
+            if self.sup.children.contains_key(&id) {
                 nested.extend(handle.unstopped_services());
             }
         }
@@ -951,12 +951,18 @@ impl Runner<'_> {
 impl Drop for Runner<'_> {
     /// Runs when the loop is dropped mid-way (its task aborted): no child may outlive it.
     fn drop(&mut self) {
-        for child in self
-            .sup
-            .children
-            .values_mut()
-            .chain(self.detached.values_mut())
-        {
+        // After `shutdown_children`, nothing runs: no need to look at every child again.
+        let children = if self.settled {
+            None
+        } else {
+            Some(
+                self.sup
+                    .children
+                    .values_mut()
+                    .chain(self.detached.values_mut()),
+            )
+        };
+        for child in children.into_iter().flatten() {
             if let Some(run) = child.run.take() {
                 run.token.cancel();
                 run.task.abort();
@@ -993,6 +999,34 @@ impl LastError {
             LastError::Panicked(message) => format!("panicked: {message}"),
         }
     }
+}
+
+/// Tells a running child, not yet stopping, to stop: cancels it (and aborts it at once if
+/// its budget is `Abort`), and returns the deadline of its stop, if it has one.
+fn signal_stop(
+    child: &mut Child,
+    config: &Config,
+    now: Instant,
+    waiters: Vec<oneshot::Sender<Result<(), SupervisorError>>>,
+) -> Option<Instant> {
+    let budget = budget(&child.spec, config);
+    let run = child.run.as_mut()?;
+    run.token.cancel();
+    let (deadline, aborted) = match budget {
+        Shutdown::Infinity => (None, false),
+        Shutdown::Abort => {
+            run.task.abort();
+            (Some(now + ABORT_GRACE), true)
+        }
+        Shutdown::Timeout(budget) => (Some(now + budget), false),
+    };
+    run.stop = Some(Stop {
+        deadline,
+        aborted,
+        waiters,
+    });
+    child.state = ChildState::Stopping;
+    deadline
 }
 
 /// `supervisor/name`, in one allocation: every child's first start builds one, and a pool
