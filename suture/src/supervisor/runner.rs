@@ -800,6 +800,10 @@ impl Runner<'_> {
 
     /// Waits until `id` (or, with `None`, every stopping child) has stopped or been given up.
     async fn wait_stopped(&mut self, id: Option<u64>) {
+        // One timer for the whole wait, moved only when the next deadline moves: building a
+        // new one per exit registers and cancels a timer entry each time.
+        let mut timer = pin!(sleep_until(Instant::now()));
+        let mut armed = None;
         loop {
             let done = match id {
                 Some(id) => !self.is_stopping(id),
@@ -808,12 +812,18 @@ impl Runner<'_> {
             if done {
                 return;
             }
-            let stop_deadline = self.next_deadline();
+            let deadline = self.next_deadline();
+            if deadline != armed {
+                if let Some(deadline) = deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                armed = deadline;
+            }
             tokio::select! {
                 biased;
                 Some(exit) = self.exit_rx.recv() => {
-                    // Take every exit already queued before arming the deadline's timer
-                    // again: a large pool stopping at once sends thousands.
+                    // Take every exit already queued before waiting again: a large pool
+                    // stopping at once sends thousands.
                     let mut next = Some(exit);
                     while let Some(exit) = next {
                         if let Some(exit) = self.on_exit(exit) {
@@ -822,7 +832,10 @@ impl Runner<'_> {
                         next = self.exit_rx.try_recv().ok();
                     }
                 }
-                _ = maybe_sleep(stop_deadline) => self.on_deadline(Instant::now()),
+                () = timer.as_mut(), if armed.is_some() => {
+                    armed = None;
+                    self.on_deadline(Instant::now());
+                }
             }
         }
     }
