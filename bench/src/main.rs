@@ -504,27 +504,21 @@ fn idle_workload() -> bool {
     let Some(floor) = in_child("idle:tokio-floor") else {
         return false;
     };
-    line(
-        "tokio-floor",
-        "idle-100k",
-        "cpu_per_idle_second",
-        floor[0],
-        "ms",
-        None,
-    );
-    line(
-        "suture",
-        "idle-100k",
-        "cpu_per_idle_second",
-        ours[0],
-        "ms",
-        None,
-    );
+    for (system, figures) in [("tokio-floor", &floor), ("suture", &ours)] {
+        let metrics = [
+            ("cpu_per_idle_second", "ms"),
+            ("wakeups_per_idle_second", "unparks"),
+        ];
+        for ((metric, unit), value) in metrics.iter().zip(figures.iter()) {
+            line(system, "idle-100k", metric, *value, unit, None);
+        }
+    }
     true
 }
 
-/// CPU time (ms) the process used during one idle second with 100k idle children.
-fn idle_child(system: &str) -> f64 {
+/// CPU time (ms) the process used during one idle second with 100k idle children, and how
+/// many times the runtime's workers woke up meanwhile.
+fn idle_child(system: &str) -> (f64, f64) {
     let rt = runtime();
     rt.block_on(async {
         let n = 100_000;
@@ -554,9 +548,17 @@ fn idle_child(system: &str) -> f64 {
         running.reached.notified().await;
         // Let start-up work drain before measuring.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let before = cpu_ms();
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let unparks = || -> u64 {
+            (0..metrics.num_workers())
+                .map(|w| metrics.worker_park_unpark_count(w))
+                .sum()
+        };
+        let (before, woken) = (cpu_ms(), unparks());
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let used = cpu_ms() - before;
+        // Counted are park and unpark transitions; the measuring task's own sleep makes a
+        // few, in the floor too: compare the two.
+        let used = (cpu_ms() - before, (unparks() - woken) as f64);
         stop.cancel();
         if let Some(task) = serving {
             let _ = task.await;
@@ -636,7 +638,10 @@ fn child(spec: &str) -> ExitCode {
             let (a, b) = w3_child();
             vec![a, b]
         }
-        ["idle", system] => vec![idle_child(system)],
+        ["idle", system] => {
+            let (cpu, wakeups) = idle_child(system);
+            vec![cpu, wakeups]
+        }
         ["flat"] => {
             let (a, b) = flat_child();
             vec![a, b]
