@@ -157,6 +157,8 @@ pub(crate) struct Shared {
     lifecycle: Mutex<Lifecycle>,
     commands: mpsc::UnboundedSender<Command>,
     unstopped: Mutex<Vec<UnstoppedService>>,
+    /// The last static name given to a child, shared with the next child of that name.
+    last_name: Mutex<Option<(&'static str, Arc<str>)>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -649,6 +651,7 @@ impl SupervisorBuilder {
             lifecycle: Mutex::new(Lifecycle::Idle),
             commands: tx,
             unstopped: Mutex::new(Vec::new()),
+            last_name: Mutex::new(None),
         });
         Ok(Supervisor {
             shared,
@@ -667,6 +670,23 @@ impl fmt::Debug for SupervisorBuilder {
 }
 
 impl Shared {
+    /// The children of a pool are usually added one after another under the same static
+    /// name (their type's): they share one string instead of allocating one each.
+    fn intern(&self, name: Cow<'static, str>) -> Arc<str> {
+        let Cow::Borrowed(name) = name else {
+            return Arc::from(name);
+        };
+        let mut last = self.last_name.lock().unwrap_or_else(|e| e.into_inner());
+        match &*last {
+            Some((text, shared)) if *text == name => shared.clone(),
+            _ => {
+                let shared: Arc<str> = Arc::from(name);
+                *last = Some((name, shared.clone()));
+                shared
+            }
+        }
+    }
+
     pub(crate) fn lifecycle(&self) -> MutexGuard<'_, Lifecycle> {
         // The lock is never held across user code, so poisoning cannot leave it inconsistent.
         self.lifecycle.lock().unwrap_or_else(|e| e.into_inner())
@@ -834,10 +854,9 @@ impl SupervisorHandle {
         service: S,
         mut spec: ChildSpec,
     ) -> Result<ChildToken, SupervisorError> {
-        let name: Arc<str> = match spec.take_name() {
-            Some(name) => Arc::from(name.as_ref()),
-            None => Arc::from(service.name().as_ref()),
-        };
+        let name = self
+            .shared
+            .intern(spec.take_name().unwrap_or_else(|| service.name()));
         spec.validate(&name, self.shared.config.auto_shutdown)?;
         let child = Child::new(name, service::boxed(service), spec);
         let lifecycle = self.shared.lifecycle();

@@ -106,6 +106,7 @@ pub(super) async fn serve(
         backoff_until: None,
         queue: VecDeque::new(),
         settled: false,
+        last_path: None,
     };
     let ending = runner.run(started).await;
     runner.shutdown_children().await;
@@ -160,6 +161,8 @@ struct Runner<'a> {
     queue: VecDeque<u64>,
     /// Set once `shutdown_children` has stopped every child.
     settled: bool,
+    /// The last path built, with the name it was built for.
+    last_path: Option<(Arc<str>, Arc<str>)>,
 }
 
 impl Runner<'_> {
@@ -267,7 +270,7 @@ impl Runner<'_> {
 
     /// Starts one child; with a ready timeout, waits until it is ready, fails, or times out.
     async fn start_child(&mut self, id: u64) -> Option<Ending> {
-        let sup_path = &self.path;
+        let (sup_path, last_path) = (&self.path, &mut self.last_path);
         let child = self.sup.children.get_mut(&id)?;
         if child.run.is_some() {
             return None;
@@ -275,7 +278,15 @@ impl Runner<'_> {
         let service = child.service.take()?;
         let path = child
             .path
-            .get_or_insert_with(|| join_path(sup_path, &child.name))
+            .get_or_insert_with(|| match last_path {
+                // Siblings sharing a name share their path too.
+                Some((name, path)) if Arc::ptr_eq(name, &child.name) => path.clone(),
+                _ => {
+                    let path = join_path(sup_path, &child.name);
+                    *last_path = Some((child.name.clone(), path.clone()));
+                    path
+                }
+            })
             .clone();
         let ready_timeout = child.spec.ready_timeout();
         let (ready, ready_rx) = match ready_timeout {
