@@ -226,23 +226,25 @@ impl Runner<'_> {
 
     /// Takes the children added while the loop was not running.
     fn take_commands_while_idle(&mut self) {
+        let mut added = Vec::new();
         while let Ok(command) = self.sup.commands.try_recv() {
-            self.take_command_while_idle(command);
+            match command {
+                Command::Add { id, child } => added.push((id, child)),
+                Command::Remove { reply, .. } => {
+                    let _ = reply.send(Err(SupervisorError::NotRunning {
+                        supervisor: self.shared.name(),
+                    }));
+                }
+                // Dropping the reply tells the caller the loop is not running.
+                Command::Children { .. } => {}
+            }
         }
-    }
-
-    fn take_command_while_idle(&mut self, command: Command) {
-        match command {
-            Command::Add { id, child } => {
-                self.sup.children.insert(id, child);
-            }
-            Command::Remove { reply, .. } => {
-                let _ = reply.send(Err(SupervisorError::NotRunning {
-                    supervisor: self.shared.name(),
-                }));
-            }
-            // Dropping the reply tells the caller the loop is not running.
-            Command::Children { .. } => {}
+        if self.sup.children.is_empty() {
+            // Built in one go rather than searched into one by one: a pool filled before its
+            // first serve may hold a million children.
+            self.sup.children = added.into_iter().collect();
+        } else {
+            self.sup.children.extend(added);
         }
     }
 
