@@ -479,6 +479,10 @@ impl Runner<'_> {
             return None;
         }
         self.report_end(&name, &end, Restarting::Now);
+        if self.shared.config.strategy == Strategy::OneForOne {
+            // The common case, and a crash loop's: no group to gather.
+            return self.start_children(&[id]).await;
+        }
         let group = self.stop_group(id).await;
         self.start_children(&group).await
     }
