@@ -2,7 +2,8 @@
 //! jitter) and escalate mode, driven one seeded order at a time on the paused clock. The
 //! model predicts every start, every end's restart decision and failure count, every backoff
 //! and escalation; the runtime's events must match it line for line, and each child's own
-//! count of its starts must match the model's.
+//! count of its starts must match the model's. `SUTURE_TRACE=1` prints each order given, to
+//! follow a failing seed.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -490,7 +491,7 @@ impl Driver {
             }
             _ => (Order::Fail, Some(End::Failed)),
         };
-        if end == Some(End::Failed) && matches!(order, Order::FailTwice) {
+        if matches!(order, Order::FailTwice) {
             self.model
                 .children
                 .get_mut(&who)
