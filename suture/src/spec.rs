@@ -340,6 +340,16 @@ impl ChildSpec {
         self.name.take()
     }
 
+    /// What the supervisor keeps once the child is added: everything but the name.
+    pub(crate) fn policy(&self) -> ChildPolicy {
+        ChildPolicy {
+            restart: self.restart,
+            shutdown: self.shutdown,
+            ready: self.ready,
+            significant: self.significant,
+        }
+    }
+
     /// Checks the spec against the supervisor that will run it.
     pub(crate) fn validate(
         &self,
@@ -375,6 +385,16 @@ impl ChildSpec {
         }
         Ok(())
     }
+}
+
+/// A [`ChildSpec`] without its name, as a supervisor keeps it for each child: a pool of a
+/// million children keeps a million of these, so it stays small.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChildPolicy {
+    pub(crate) restart: Restart,
+    pub(crate) shutdown: Option<Shutdown>,
+    pub(crate) ready: Option<Duration>,
+    pub(crate) significant: bool,
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ use crate::context::Context;
 use crate::error::{BuildError, ServiceResult, SupervisorError};
 use crate::event::{Event, EventHook};
 use crate::service::{self, DynService, Service};
-use crate::spec::{AutoShutdown, ChildSpec, OnExceeded, Shutdown, ShutdownOrder, Strategy};
+use crate::spec::{
+    AutoShutdown, ChildPolicy, ChildSpec, OnExceeded, Shutdown, ShutdownOrder, Strategy,
+};
 use crate::tree::{ChildInfo, ChildState, ChildToken, TreeNode, UnstoppedService};
 
 /// A supervisor: runs its children, restarts them by its policy, and stops them in order.
@@ -186,7 +188,7 @@ pub(crate) enum Command {
 /// One child, as its supervisor's value keeps it across restarts of the supervisor.
 pub(crate) struct Child {
     pub(crate) name: Arc<str>,
-    pub(crate) spec: ChildSpec,
+    pub(crate) policy: ChildPolicy,
     /// Present while the child is not running; its task holds it otherwise.
     pub(crate) service: Option<Box<dyn DynService>>,
     pub(crate) supervisor: Option<SupervisorHandle>,
@@ -208,7 +210,7 @@ impl Child {
             name,
             supervisor: service.supervisor_handle(),
             service: Some(service),
-            spec,
+            policy: spec.policy(),
             restarts: 0,
             started_once: false,
             last_error: None,
@@ -1145,7 +1147,8 @@ impl fmt::Debug for SupervisorHandle {
 }
 
 /// The child's budget, with the supervisor's default filled in.
-pub(crate) fn budget(spec: &ChildSpec, config: &Config) -> Shutdown {
-    spec.shutdown_budget()
+pub(crate) fn budget(policy: &ChildPolicy, config: &Config) -> Shutdown {
+    policy
+        .shutdown
         .unwrap_or(Shutdown::Timeout(config.shutdown))
 }

@@ -39,12 +39,14 @@ pub(crate) struct Run {
     stop: Option<Stop>,
 }
 
-/// A child told to stop, and what waits for it.
+/// A child told to stop. (Who waits for it is kept by the loop, in `waiters`: rare, and a
+/// pool of a million children keeps a million of these.)
 struct Stop {
     deadline: Option<Instant>,
     aborted: bool,
-    waiters: Vec<oneshot::Sender<Result<(), SupervisorError>>>,
 }
+
+type Waiter = oneshot::Sender<Result<(), SupervisorError>>;
 
 /// Why the loop ends.
 enum Ending {
@@ -106,6 +108,7 @@ pub(super) async fn serve(
         backoff_until: None,
         queue: VecDeque::new(),
         settled: false,
+        waiters: HashMap::new(),
         last_path: None,
     };
     let ending = runner.run(started).await;
@@ -161,6 +164,8 @@ struct Runner<'a> {
     queue: VecDeque<u64>,
     /// Set once `shutdown_children` has stopped every child.
     settled: bool,
+    /// Who waits for a stopping child, by child (`remove_and_wait`).
+    waiters: HashMap<u64, Vec<Waiter>>,
     /// The last path built, with the name it was built for.
     last_path: Option<(Arc<str>, Arc<str>)>,
 }
@@ -290,7 +295,7 @@ impl Runner<'_> {
                 }
             })
             .clone();
-        let ready_timeout = child.spec.ready_timeout();
+        let ready_timeout = child.policy.ready;
         let (ready, ready_rx) = match ready_timeout {
             Some(_) => {
                 let (signal, rx) = ReadySignal::new();
@@ -406,8 +411,8 @@ impl Runner<'_> {
             ))),
         };
         let name = child.name.clone();
-        let restart = child.spec.restart_type();
-        let significant = child.spec.is_significant();
+        let restart = child.policy.restart;
+        let significant = child.policy.significant;
         match &end {
             // Formatted only when a snapshot asks: a crash loop need not format every error.
             End::Failed(e) => child.last_error = Some(LastError::Failed(e.clone())),
@@ -518,7 +523,7 @@ impl Runner<'_> {
             let Some(child) = self.sup.children.get_mut(&id) else {
                 continue;
             };
-            if child.spec.restart_type() == Restart::Temporary {
+            if child.policy.restart == Restart::Temporary {
                 self.forget(id);
             } else {
                 child.state = ChildState::Restarting;
@@ -573,7 +578,7 @@ impl Runner<'_> {
                 .sup
                 .children
                 .values()
-                .any(|c| c.spec.is_significant() && c.state != ChildState::Stopped),
+                .any(|c| c.policy.significant && c.state != ChildState::Stopped),
         }
     }
 
@@ -611,7 +616,7 @@ impl Runner<'_> {
                         name: c.name.to_string(),
                         path: format!("{}/{}", self.path, c.name),
                         state: c.state,
-                        restart: c.spec.restart_type(),
+                        restart: c.policy.restart,
                         restarts: c.restarts,
                         last_error: c.last_error.as_ref().map(LastError::text),
                         uptime: c
@@ -627,11 +632,7 @@ impl Runner<'_> {
         }
     }
 
-    fn remove(
-        &mut self,
-        id: u64,
-        stopped: Option<oneshot::Sender<Result<(), SupervisorError>>>,
-    ) -> Result<(), SupervisorError> {
+    fn remove(&mut self, id: u64, stopped: Option<Waiter>) -> Result<(), SupervisorError> {
         let Some(mut child) = self.sup.children.remove(&id) else {
             return Err(SupervisorError::UnknownChild {
                 supervisor: self.shared.name(),
@@ -644,7 +645,7 @@ impl Runner<'_> {
             Some(run) => {
                 if let Some(waiter) = stopped {
                     match &mut run.stop {
-                        Some(stop) => stop.waiters.push(waiter),
+                        Some(_) => self.waiters.entry(id).or_default().push(waiter),
                         None => {
                             self.detached.insert(id, child);
                             self.begin_stop(id, Instant::now(), Some(waiter));
@@ -677,12 +678,7 @@ impl Runner<'_> {
     }
 
     /// Tells a running child to stop and arms its deadline.
-    fn begin_stop(
-        &mut self,
-        id: u64,
-        now: Instant,
-        waiter: Option<oneshot::Sender<Result<(), SupervisorError>>>,
-    ) {
+    fn begin_stop(&mut self, id: u64, now: Instant, waiter: Option<Waiter>) {
         let Some(child) = self
             .sup
             .children
@@ -697,16 +693,13 @@ impl Runner<'_> {
             }
             return;
         };
-        if let Some(stop) = &mut run.stop {
-            stop.waiters.extend(waiter);
+        if let Some(waiter) = waiter {
+            self.waiters.entry(id).or_default().push(waiter);
+        }
+        if run.stop.is_some() {
             return;
         }
-        let deadline = signal_stop(
-            child,
-            &self.shared.config,
-            now,
-            waiter.into_iter().collect(),
-        );
+        let deadline = signal_stop(child, &self.shared.config, now);
         if let Some(deadline) = deadline {
             self.deadlines.entry(deadline).or_default().push(id);
         }
@@ -724,23 +717,20 @@ impl Runner<'_> {
         let id = exit.id;
         let Some(child) = self.sup.children.get_mut(&id) else {
             if let Some(mut child) = self.detached.remove(&id)
-                && let Some(stop) = child.run.take().and_then(|r| r.stop)
+                && child.run.take().is_some_and(|r| r.stop.is_some())
             {
                 self.stopping -= 1;
-                notify(stop.waiters, Ok(()));
+                notify(self.waiters.remove(&id), Ok(()));
             }
             return None;
         };
         match &mut child.run {
             Some(run) if run.stop.is_some() => {
-                let stop = run.stop.take();
                 child.run = None;
                 child.service = exit.service.or(child.service.take());
                 child.state = ChildState::Stopped;
                 self.stopping -= 1;
-                if let Some(stop) = stop {
-                    notify(stop.waiters, Ok(()));
-                }
+                notify(self.waiters.remove(&id), Ok(()));
                 // Asked to stop, it also asked never to run again: a group restart or a
                 // later serve must not bring it back.
                 if exit.outcome.is_do_not_restart() {
@@ -800,9 +790,8 @@ impl Runner<'_> {
             Some(path) => path.to_string(),
             None => format!("{sup_path}/{name}"),
         };
-        if let Some(stop) = child.run.take().and_then(|r| r.stop) {
-            notify(stop.waiters, Err(SupervisorError::Unstoppable));
-        }
+        child.run = None;
+        notify(self.waiters.remove(&id), Err(SupervisorError::Unstoppable));
         self.stopping -= 1;
         tracing::error!(target: "suture", supervisor = %sup_path, service = %name, "service did not stop even when aborted");
         self.shared.unstopped().push(UnstoppedService {
@@ -890,8 +879,7 @@ impl Runner<'_> {
                 None => child.state = ChildState::Stopped,
                 Some(run) if run.stop.is_some() => {}
                 Some(_) if concurrent => {
-                    if let Some(deadline) = signal_stop(child, &self.shared.config, now, Vec::new())
-                    {
+                    if let Some(deadline) = signal_stop(child, &self.shared.config, now) {
                         self.deadlines.entry(deadline).or_default().push(id);
                     }
                     self.stopping += 1;
@@ -1033,13 +1021,8 @@ impl LastError {
 
 /// Tells a running child, not yet stopping, to stop: cancels it (and aborts it at once if
 /// its budget is `Abort`), and returns the deadline of its stop, if it has one.
-fn signal_stop(
-    child: &mut Child,
-    config: &Config,
-    now: Instant,
-    waiters: Vec<oneshot::Sender<Result<(), SupervisorError>>>,
-) -> Option<Instant> {
-    let budget = budget(&child.spec, config);
+fn signal_stop(child: &mut Child, config: &Config, now: Instant) -> Option<Instant> {
+    let budget = budget(&child.policy, config);
     let run = child.run.as_mut()?;
     run.token.cancel();
     let (deadline, aborted) = match budget {
@@ -1050,11 +1033,7 @@ fn signal_stop(
         }
         Shutdown::Timeout(budget) => (Some(now + budget), false),
     };
-    run.stop = Some(Stop {
-        deadline,
-        aborted,
-        waiters,
-    });
+    run.stop = Some(Stop { deadline, aborted });
     child.state = ChildState::Stopping;
     deadline
 }
@@ -1074,11 +1053,9 @@ fn join_path(supervisor: &str, name: &str) -> Arc<str> {
     Arc::from(std::str::from_utf8(&buf[..len]).unwrap_or_default())
 }
 
-fn notify(
-    waiters: Vec<oneshot::Sender<Result<(), SupervisorError>>>,
-    result: Result<(), SupervisorError>,
-) {
-    for waiter in waiters {
+/// Answers whoever waited for a child to stop.
+fn notify(waiters: Option<Vec<Waiter>>, result: Result<(), SupervisorError>) {
+    for waiter in waiters.into_iter().flatten() {
         let _ = waiter.send(result.clone());
     }
 }
