@@ -197,6 +197,11 @@ impl Runner<'_> {
         let mut cancelled = pin!(self.ctx.token.clone().cancelled_owned());
         loop {
             if let Some(exit) = self.deferred.pop_front() {
+                // As the `select!` below would, look at cancellation before each end.
+                if self.ctx.is_cancelled() {
+                    self.deferred.push_front(exit);
+                    return Ending::Cancelled;
+                }
                 if let Some(ending) = self.handle_end(exit).await {
                     return ending;
                 }
@@ -485,8 +490,9 @@ impl Runner<'_> {
         }
         self.report_end(&name, &end, Restarting::Now);
         if self.shared.config.strategy == Strategy::OneForOne {
-            // The common case, and a crash loop's: no group to gather.
-            return self.start_children(&[id]).await;
+            // The common case, and a crash loop's: no group to gather. (The loop looked at
+            // cancellation just before taking this end.)
+            return self.start_child(id).await;
         }
         let group = self.stop_group(id).await;
         self.start_children(&group).await
