@@ -726,7 +726,7 @@ impl Runner<'_> {
                 && child.run.take().is_some_and(|r| r.stop.is_some())
             {
                 self.stopping -= 1;
-                notify(self.waiters.remove(&id), Ok(()));
+                self.notify_waiters(id, Ok(()));
             }
             return None;
         };
@@ -736,7 +736,7 @@ impl Runner<'_> {
                 child.service = exit.service.or(child.service.take());
                 child.state = ChildState::Stopped;
                 self.stopping -= 1;
-                notify(self.waiters.remove(&id), Ok(()));
+                self.notify_waiters(id, Ok(()));
                 // Asked to stop, it also asked never to run again: a group restart or a
                 // later serve must not bring it back.
                 if exit.outcome.is_do_not_restart() {
@@ -797,7 +797,7 @@ impl Runner<'_> {
             None => format!("{sup_path}/{name}"),
         };
         child.run = None;
-        notify(self.waiters.remove(&id), Err(SupervisorError::Unstoppable));
+        self.notify_waiters(id, Err(SupervisorError::Unstoppable));
         self.stopping -= 1;
         tracing::error!(target: "suture", supervisor = %sup_path, service = %name, "service did not stop even when aborted");
         self.shared.unstopped().push(UnstoppedService {
@@ -849,6 +849,16 @@ impl Runner<'_> {
                     self.on_deadline(Instant::now());
                 }
             }
+        }
+    }
+
+    /// Answers whoever waited for `id` to stop (usually nobody: no lookup then).
+    fn notify_waiters(&mut self, id: u64, result: Result<(), SupervisorError>) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        for waiter in self.waiters.remove(&id).into_iter().flatten() {
+            let _ = waiter.send(result.clone());
         }
     }
 
@@ -1057,13 +1067,6 @@ fn join_path(supervisor: &str, name: &str) -> Arc<str> {
     buf[supervisor.len() + 1..len].copy_from_slice(name.as_bytes());
     // Two whole `str`s joined by an ASCII byte: always UTF-8.
     Arc::from(std::str::from_utf8(&buf[..len]).unwrap_or_default())
-}
-
-/// Answers whoever waited for a child to stop.
-fn notify(waiters: Option<Vec<Waiter>>, result: Result<(), SupervisorError>) {
-    for waiter in waiters.into_iter().flatten() {
-        let _ = waiter.send(result.clone());
-    }
 }
 
 /// Completes with `future`'s output, or never if there is none.
