@@ -705,10 +705,7 @@ impl Runner<'_> {
         if run.stop.is_some() {
             return;
         }
-        let deadline = signal_stop(child, &self.shared.config, now);
-        if let Some(deadline) = deadline {
-            self.deadlines.entry(deadline).or_default().push(id);
-        }
+        signal_stop(id, child, &self.shared.config, now, &mut self.deadlines);
         self.stopping += 1;
         // It may have ended already, its exit waiting among the deferred ones.
         if let Some(pos) = self.deferred.iter().position(|e| e.id == id)
@@ -895,9 +892,7 @@ impl Runner<'_> {
                 None => child.state = ChildState::Stopped,
                 Some(run) if run.stop.is_some() => {}
                 Some(_) if concurrent => {
-                    if let Some(deadline) = signal_stop(child, &self.shared.config, now) {
-                        self.deadlines.entry(deadline).or_default().push(id);
-                    }
+                    signal_stop(id, child, &self.shared.config, now, &mut self.deadlines);
                     self.stopping += 1;
                 }
                 Some(_) => running.push(id),
@@ -986,20 +981,17 @@ impl Drop for Runner<'_> {
     /// Runs when the loop is dropped mid-way (its task aborted): no child may outlive it.
     fn drop(&mut self) {
         // After `shutdown_children`, nothing runs: no need to look at every child again.
-        let children = if self.settled {
-            None
-        } else {
-            Some(
-                self.sup
-                    .children
-                    .values_mut()
-                    .chain(self.detached.values_mut()),
-            )
-        };
-        for child in children.into_iter().flatten() {
-            if let Some(run) = child.run.take() {
-                run.token.cancel();
-                run.task.abort();
+        if !self.settled {
+            for child in self
+                .sup
+                .children
+                .values_mut()
+                .chain(self.detached.values_mut())
+            {
+                if let Some(run) = child.run.take() {
+                    run.token.cancel();
+                    run.task.abort();
+                }
             }
         }
         let mut lifecycle = self.shared.lifecycle();
@@ -1036,10 +1028,18 @@ impl LastError {
 }
 
 /// Tells a running child, not yet stopping, to stop: cancels it (and aborts it at once if
-/// its budget is `Abort`), and returns the deadline of its stop, if it has one.
-fn signal_stop(child: &mut Child, config: &Config, now: Instant) -> Option<Instant> {
+/// its budget is `Abort`), and arms the deadline of its stop, if it has one.
+fn signal_stop(
+    id: u64,
+    child: &mut Child,
+    config: &Config,
+    now: Instant,
+    deadlines: &mut BTreeMap<Instant, Vec<u64>>,
+) {
     let budget = budget(&child.policy, config);
-    let run = child.run.as_mut()?;
+    let Some(run) = child.run.as_mut() else {
+        return;
+    };
     run.token.cancel();
     let (deadline, aborted) = match budget {
         Shutdown::Infinity => (None, false),
@@ -1051,22 +1051,14 @@ fn signal_stop(child: &mut Child, config: &Config, now: Instant) -> Option<Insta
     };
     run.stop = Some(Stop { deadline, aborted });
     child.state = ChildState::Stopping;
-    deadline
+    if let Some(deadline) = deadline {
+        deadlines.entry(deadline).or_default().push(id);
+    }
 }
 
-/// `supervisor/name`, in one allocation: every child's first start builds one, and a pool
-/// of 100,000 starts them in a row.
+/// `supervisor/name`. (Built once per distinct name and serve: siblings share theirs.)
 fn join_path(supervisor: &str, name: &str) -> Arc<str> {
-    let len = supervisor.len() + 1 + name.len();
-    let mut buf = [0u8; 256];
-    if len > buf.len() {
-        return Arc::from(format!("{supervisor}/{name}"));
-    }
-    buf[..supervisor.len()].copy_from_slice(supervisor.as_bytes());
-    buf[supervisor.len()] = b'/';
-    buf[supervisor.len() + 1..len].copy_from_slice(name.as_bytes());
-    // Two whole `str`s joined by an ASCII byte: always UTF-8.
-    Arc::from(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+    Arc::from(format!("{supervisor}/{name}"))
 }
 
 /// Completes with `future`'s output, or never if there is none.
