@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::event::EventSink;
@@ -179,20 +179,42 @@ impl fmt::Debug for Context {
     }
 }
 
-/// The one-shot "I am ready" signal of one incarnation of a child.
-#[derive(Debug)]
-pub(crate) struct ReadySignal(Mutex<Option<oneshot::Sender<()>>>);
+/// The one-shot "I am ready" signal of one run of a child (or of a root, for `run`).
+pub(crate) struct ReadySignal(Mutex<Option<Box<dyn FnOnce() + Send>>>);
 
 impl ReadySignal {
+    // A root's readiness, for `run`'s on-ready callback.
+    #[allow(dead_code)]
     pub(crate) fn new() -> (Arc<Self>, oneshot::Receiver<()>) {
         let (tx, rx) = oneshot::channel();
-        (Arc::new(ReadySignal(Mutex::new(Some(tx)))), rx)
+        let fire = move || {
+            let _ = tx.send(());
+        };
+        (Arc::new(ReadySignal(Mutex::new(Some(Box::new(fire))))), rx)
+    }
+
+    /// Reports `(child, run)` on the supervisor's readiness channel.
+    pub(crate) fn for_child(
+        ready: mpsc::UnboundedSender<(u64, u64)>,
+        child: u64,
+        run: u64,
+    ) -> Arc<Self> {
+        let fire = move || {
+            let _ = ready.send((child, run));
+        };
+        Arc::new(ReadySignal(Mutex::new(Some(Box::new(fire)))))
     }
 
     fn fire(&self) {
-        let sender = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(tx) = sender {
-            let _ = tx.send(());
+        let fire = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(fire) = fire {
+            fire();
         }
+    }
+}
+
+impl fmt::Debug for ReadySignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadySignal").finish_non_exhaustive()
     }
 }

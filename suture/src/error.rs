@@ -336,6 +336,15 @@ pub enum SupervisorError {
     /// The child ignored its shutdown and its abort: it is listed as unstopped.
     #[error("the child did not stop, even when aborted")]
     Unstoppable,
+    /// `start_child` was asked to start a child that is running, starting or about to
+    /// restart.
+    #[error("child `{child}` of `{supervisor}` is already running")]
+    ChildRunning {
+        /// The supervisor that was asked.
+        supervisor: String,
+        /// The child's name.
+        child: String,
+    },
     /// The child's spec is invalid for this supervisor.
     #[error(transparent)]
     InvalidSpec(#[from] SpecError),

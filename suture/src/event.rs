@@ -160,6 +160,16 @@ pub enum EventKind {
         /// The child that asked.
         service: Arc<str>,
     },
+    /// A service panicked in its `Drop` when its supervisor let it go (removed, forgotten,
+    /// or given up); the supervisor carried on.
+    DropPanicked {
+        /// The service's name.
+        service: Arc<str>,
+        /// The panic message.
+        message: String,
+        /// Where it panicked, if known.
+        location: Option<String>,
+    },
 }
 
 impl fmt::Display for Event {
@@ -217,6 +227,12 @@ impl fmt::Display for Event {
             EventKind::TreeTerminated { service } => {
                 write!(f, "{sup}: `{service}` asked to terminate the tree")
             }
+            EventKind::DropPanicked {
+                service, message, ..
+            } => write!(
+                f,
+                "{sup}: `{service}` panicked while being dropped: {message}"
+            ),
         }
     }
 }

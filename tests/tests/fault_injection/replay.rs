@@ -5,7 +5,7 @@
 //! count of its starts must match the model's. `SUTURE_TRACE=1` prints each order given, to
 //! follow a failing seed.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -145,8 +145,6 @@ struct Model {
     queue: Vec<usize>,
     /// By id: ids grow with each add, as the runtime's do, so this is start order.
     children: BTreeMap<usize, Child>,
-    /// Children that failed before `ready`, to be handled in that order.
-    deferred: VecDeque<usize>,
     escalations: u64,
     lines: Vec<String>,
 }
@@ -160,12 +158,20 @@ impl Model {
             .collect()
     }
 
-    fn start(&mut self, ids: &[usize]) {
+    /// Starts children in order. A child that fails before `ready` is handled at once: the
+    /// next child starts only once it has been restarted and is ready (the start-up gate).
+    fn start(&mut self, ids: &[usize], now: Instant) {
         for &id in ids {
             let Some(child) = self.children.get_mut(&id) else {
                 continue;
             };
             if child.state == State::Running {
+                continue;
+            }
+            if self.backoff_until.is_some() && child.starts > 0 {
+                // A restart still due when the backoff began waits for its end.
+                child.state = State::Queued;
+                self.queue.push(id);
                 continue;
             }
             child.state = State::Running;
@@ -176,15 +182,8 @@ impl Model {
                 child.starts - 1
             ));
             if std::mem::take(&mut child.fail_next_start) {
-                self.deferred.push_back(id);
+                self.end(id, End::Failed, now);
             }
-        }
-    }
-
-    /// Handles the ends of children that failed before `ready`, and what they cause.
-    fn drain(&mut self, now: Instant) {
-        while let Some(id) = self.deferred.pop_front() {
-            self.end(id, End::Failed, now);
         }
     }
 
@@ -239,7 +238,7 @@ impl Model {
             self.report(id, end, Restarting::No);
             self.lines
                 .push(format!("escalated failures={:.6}", self.failures));
-            self.escalate_and_restart();
+            self.escalate_and_restart(now);
             return;
         }
         if exceeded {
@@ -262,7 +261,7 @@ impl Model {
         }
         self.report(id, end, Restarting::Now);
         let group = self.stop_group(id);
-        self.start(&group);
+        self.start(&group, now);
     }
 
     /// Stops the failed child's group; returns who restarts, in start order.
@@ -283,10 +282,6 @@ impl Model {
                 continue; // finished or queued: left as it is
             }
             child.state = State::Stopped;
-            // A member that failed before `ready` and whose end is still waiting is simply
-            // stopped with the group: its end is absorbed (no event, not counted), as an
-            // exit already in the mailbox is flushed by OTP's group shutdown.
-            self.deferred.retain(|&d| d != id);
             if child.restart == Restart::Temporary {
                 self.children.remove(&id);
             } else {
@@ -297,9 +292,8 @@ impl Model {
     }
 
     /// The supervisor stops every child and fails; its parent serves it again at once.
-    fn escalate_and_restart(&mut self) {
+    fn escalate_and_restart(&mut self, now: Instant) {
         self.escalations += 1;
-        self.deferred.clear();
         for child in self.children.values_mut() {
             child.state = State::Stopped;
         }
@@ -308,7 +302,7 @@ impl Model {
         self.backoff_until = None;
         self.queue.clear();
         let all: Vec<usize> = self.children.keys().copied().collect();
-        self.start(&all);
+        self.start(&all, now);
     }
 
     /// Ends a due backoff at its deadline: queued children restart in the order they failed.
@@ -323,8 +317,7 @@ impl Model {
             .into_iter()
             .filter(|id| seen.insert(*id))
             .collect();
-        self.start(&queued);
-        self.drain(at);
+        self.start(&queued, at);
     }
 }
 
@@ -444,7 +437,7 @@ impl Driver {
                 let (id, puppet) = self.puppet();
                 let token = self.handle.add(puppet).expect("the supervisor runs");
                 self.tokens.insert(id, token);
-                self.model.start(&[id]);
+                self.model.start(&[id], now);
                 suture::testing::settle().await;
             }
             return;
@@ -470,7 +463,7 @@ impl Driver {
                 self.orders[&who]
                     .send(Order::Add(Box::new(puppet), reply))
                     .expect("the puppet listens");
-                self.model.start(&[id]);
+                self.model.start(&[id], now);
                 suture::testing::settle().await;
                 let token = tokio::time::timeout(Duration::from_secs(1), token)
                     .await
@@ -507,7 +500,6 @@ impl Driver {
         self.orders[&who].send(order).expect("the puppet listens");
         if let Some(end) = end {
             self.model.end(who, end, now);
-            self.model.drain(now);
         }
         self.prune();
         suture::testing::settle().await;
@@ -549,7 +541,6 @@ async fn replay(seed: u64, strategy: Strategy, escalate: bool) -> usize {
             backoff_until: None,
             queue: Vec::new(),
             children: BTreeMap::new(),
-            deferred: VecDeque::new(),
             escalations: 0,
             lines: Vec::new(),
         },
@@ -568,7 +559,7 @@ async fn replay(seed: u64, strategy: Strategy, escalate: bool) -> usize {
     let stop = CancellationToken::new();
     let mut task = root.serve_background(Context::new(stop.clone())).await;
     let all: Vec<usize> = driver.model.children.keys().copied().collect();
-    driver.model.start(&all);
+    driver.model.start(&all, Instant::now());
     suture::testing::settle().await;
 
     for _ in 0..STEPS {

@@ -1,0 +1,169 @@
+//! A supervisor's children: what it keeps of each, across restarts and serves.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::handle::SupervisorHandle;
+use super::stopping::Key;
+use crate::error::ServiceError;
+use crate::panic::{self, PanicReport};
+use crate::service::DynService;
+use crate::spec::{ChildPolicy, ChildSpec};
+use crate::tree::ChildState;
+
+/// One child, as its supervisor's value keeps it.
+pub(crate) struct Child {
+    pub(crate) name: Arc<str>,
+    pub(crate) policy: ChildPolicy,
+    /// Present while the child is not running; its task holds it otherwise.
+    pub(crate) service: Option<Box<dyn DynService>>,
+    pub(crate) supervisor: Option<SupervisorHandle>,
+    /// How many runs have started, across serves (restarts = runs - 1).
+    pub(crate) runs: u64,
+    pub(crate) last_error: Option<LastError>,
+    pub(crate) state: ChildState,
+    /// The path, computed at its first start in each serve.
+    pub(crate) path: Option<Arc<str>>,
+    /// The current run, while its task exists.
+    pub(crate) run: Option<Run>,
+    /// The token of the last run, if it ended without being cancelled: the next run reuses
+    /// it, which saves an allocation per restart.
+    pub(crate) spare_token: Option<CancellationToken>,
+    /// Not started yet in this serve: its first start waits for the start-up gate, and
+    /// starts even during a backoff (it is no restart).
+    pub(crate) fresh: bool,
+    /// Stopped by request (`stop_child`): nothing starts it but `start_child` or a new serve.
+    pub(crate) held: bool,
+}
+
+impl Child {
+    pub(crate) fn new(name: Arc<str>, service: Box<dyn DynService>, spec: ChildSpec) -> Box<Child> {
+        Box::new(Child {
+            name,
+            supervisor: service.supervisor_handle(),
+            service: Some(service),
+            policy: spec.policy(),
+            runs: 0,
+            last_error: None,
+            state: ChildState::Stopped,
+            path: None,
+            run: None,
+            spare_token: None,
+            fresh: true,
+            held: false,
+        })
+    }
+
+    pub(crate) fn restarts(&self) -> u64 {
+        self.runs.saturating_sub(1)
+    }
+
+    /// Running (or starting), and not told to stop.
+    pub(crate) fn is_live(&self) -> bool {
+        self.run.as_ref().is_some_and(|run| run.stop.is_none())
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.run.as_ref().is_some_and(|run| run.stop.is_some())
+    }
+
+    /// Removed by request and still stopping: no longer listed, no longer in any group.
+    pub(crate) fn is_removed(&self) -> bool {
+        self.run
+            .as_ref()
+            .and_then(|run| run.stop)
+            .is_some_and(|stop| stop.then == AfterStop::Remove)
+    }
+}
+
+/// The current run of a child.
+pub(crate) struct Run {
+    pub(crate) token: CancellationToken,
+    /// Only to abort: the task's end comes back on the exit channel. `None` in unit tests.
+    pub(crate) task: Option<AbortHandle>,
+    pub(crate) since: Instant,
+    /// Its ready deadline while starting, then its stop deadline once told to stop.
+    pub(crate) deadline: Option<Key>,
+    pub(crate) stop: Option<Stop>,
+}
+
+/// A run told to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stop {
+    /// Aborted already: its deadline is now the grace before it is reported unstoppable.
+    pub(crate) aborted: bool,
+    pub(crate) then: AfterStop,
+}
+
+/// What happens to a child once its stop is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterStop {
+    /// It stays stopped (shutdown, `stop_child`, a group restart: the group decides).
+    Rest,
+    /// It is forgotten (`remove`).
+    Remove,
+    /// It starts again at once, counting nothing (`restart_child`).
+    Start,
+    /// It missed its ready deadline: handled as a failure by the policy.
+    NotReady,
+}
+
+/// Why a child last failed, kept as cheaply as possible until a snapshot formats it.
+pub(crate) enum LastError {
+    Failed(Arc<ServiceError>),
+    Panicked(Arc<str>),
+}
+
+impl LastError {
+    pub(crate) fn text(&self) -> String {
+        match self {
+            LastError::Failed(error) => format!("{error:#}"),
+            LastError::Panicked(message) => format!("panicked: {message}"),
+        }
+    }
+}
+
+/// `supervisor/name`. (Built once per distinct name and serve: siblings share theirs.)
+pub(crate) fn join_path(supervisor: &str, name: &str) -> Arc<str> {
+    Arc::from(format!("{supervisor}/{name}"))
+}
+
+/// Drops `value` (a child, a service) with panics caught: a service's `Drop` must not take
+/// its supervisor down. Returns the panic, for the supervisor to report.
+pub(crate) fn dispose<T>(value: T) -> Option<PanicReport> {
+    let _scope = panic::SupervisedScope::enter();
+    std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)))
+        .err()
+        .map(panic::report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_join_with_a_slash_whatever_their_length() {
+        assert_eq!(&*join_path("app/db", "pool"), "app/db/pool");
+        assert_eq!(&*join_path("app", "naïve"), "app/naïve");
+        let long = "x".repeat(300);
+        assert_eq!(&*join_path("app", &long), format!("app/{long}"));
+    }
+
+    #[test]
+    fn a_panicking_drop_is_caught_and_reported() {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("boom in drop");
+            }
+        }
+        panic::install_hook();
+        let report = dispose(Bomb).expect("the panic is reported");
+        assert_eq!(&*report.message, "boom in drop");
+        assert!(dispose(String::from("fine")).is_none());
+    }
+}

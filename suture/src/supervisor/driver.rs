@@ -1,0 +1,267 @@
+//! The one async loop of a supervisor: it waits on everything at once (cancellation, ends
+//! of runs, readiness, commands, the next deadline) and feeds each to the state machine.
+//!
+//! Everything it waits on is a channel, a token or one armed timer: an idle tree makes no
+//! wake-ups.
+
+use std::pin::pin;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use super::Supervisor;
+use super::handle::{Command, Lifecycle};
+use super::machine::{Ending, Spawn};
+use super::report::Reporter;
+use crate::context::{Context, ReadySignal};
+use crate::error::{IntensityExceeded, ServiceError, ServiceResult, SupervisorError};
+use crate::event::EventSink;
+use crate::panic;
+use crate::service::{DynService, Exit};
+
+pub(super) async fn serve(
+    sup: &mut Supervisor,
+    ctx: Context,
+    started: Option<oneshot::Sender<()>>,
+) -> ServiceResult {
+    let shared = sup.shared.clone();
+    {
+        let mut lifecycle = shared.lifecycle();
+        if matches!(*lifecycle, Lifecycle::Running | Lifecycle::Stopping) {
+            return Err(ServiceError::new(SupervisorError::AlreadyRunning {
+                supervisor: shared.name(),
+            }));
+        }
+        *lifecycle = Lifecycle::Running;
+    }
+    shared.unstopped().clear();
+    panic::install_hook();
+    // A child's context already carries its path (under the name its parent gave it).
+    let path: Arc<str> = if ctx.path.is_empty() {
+        shared.name.clone()
+    } else {
+        ctx.path.clone()
+    };
+    let sink = EventSink::new(shared.config.hook.clone(), ctx.events.clone());
+    let mut driver = Driver {
+        sup,
+        ctx,
+        started,
+        settled: false,
+    };
+    let ending = driver.run(Reporter::new(path.clone(), sink)).await;
+    driver.finish(ending, &path)
+}
+
+struct Driver<'a> {
+    sup: &'a mut Supervisor,
+    ctx: Context,
+    /// Told once start-up is complete (for `serve_background`).
+    started: Option<oneshot::Sender<()>>,
+    /// Set once the serve ended normally: nothing runs any more.
+    settled: bool,
+}
+
+/// Starts runs: the effect the machine cannot have without the runtime.
+struct Spawner<'a> {
+    parent: &'a Context,
+    sink: Arc<EventSink>,
+    exits: &'a mpsc::UnboundedSender<Exit>,
+    ready: &'a mpsc::UnboundedSender<(u64, u64)>,
+}
+
+impl Spawn for Spawner<'_> {
+    fn spawn(
+        &mut self,
+        id: u64,
+        runs: u64,
+        service: Box<dyn DynService>,
+        token: CancellationToken,
+        path: Arc<str>,
+        ready_gated: bool,
+    ) -> Option<AbortHandle> {
+        let ready = ready_gated.then(|| ReadySignal::for_child(self.ready.clone(), id, runs));
+        let ctx = self
+            .parent
+            .child(token, path, ready, Some(self.sink.clone()));
+        Some(service.spawn(id, ctx, self.exits.clone()))
+    }
+}
+
+impl Driver<'_> {
+    async fn run(&mut self, report: Reporter) -> Ending {
+        let sink = report.sink().clone();
+        let Supervisor {
+            shared,
+            commands,
+            machine,
+            exits: (exit_tx, exit_rx),
+            ready: (ready_tx, ready_rx),
+        } = &mut *self.sup;
+        let mut spawner = Spawner {
+            parent: &self.ctx,
+            sink,
+            exits: exit_tx,
+            ready: ready_tx,
+        };
+        let now = Instant::now();
+        // Runs aborted with a previous serve hand their services back here.
+        while let Ok(exit) = exit_rx.try_recv() {
+            if let Some(service) = exit.service {
+                machine.on_exit(exit.id, service, exit.outcome, now, &mut spawner);
+            }
+        }
+        take_commands_while_idle(commands, machine, shared);
+        machine.begin(report, now, &mut spawner);
+        // One registration with the token for the whole loop, not one per event.
+        let mut cancelled = pin!(self.ctx.token.clone().cancelled_owned());
+        // One timer for the whole loop, moved only when the next deadline moves.
+        let mut timer = pin!(sleep_until(now));
+        let mut armed = None;
+        let mut stopping_marked = false;
+        loop {
+            if machine.take_started() {
+                // A supervisor is ready once its initial children have started (those with
+                // a ready timeout being ready): a parent that gave it a ready timeout starts
+                // its next child only then, as OTP starts a subtree before its next sibling.
+                self.ctx.ready();
+                if let Some(started) = self.started.take() {
+                    let _ = started.send(());
+                }
+            }
+            if let Some(ending) = machine.take_ending() {
+                return ending;
+            }
+            if !stopping_marked && machine.ending_is_final() {
+                // Stopping for good: new children would never run, so none is taken.
+                stopping_marked = true;
+                let mut lifecycle = shared.lifecycle();
+                if *lifecycle == Lifecycle::Running {
+                    *lifecycle = Lifecycle::Stopping;
+                }
+            }
+            let wakeup = machine.next_wakeup();
+            if wakeup != armed {
+                if let Some(at) = wakeup {
+                    timer.as_mut().reset(at);
+                }
+                armed = wakeup;
+            }
+            let stopping = machine.is_stopping();
+            tokio::select! {
+                biased;
+                _ = cancelled.as_mut(), if !stopping => machine.on_cancel(Instant::now()),
+                Some(exit) = exit_rx.recv() => {
+                    let now = Instant::now();
+                    // Take every end already queued before waiting again: a large pool
+                    // stopping at once sends thousands.
+                    let mut next = Some(exit);
+                    while let Some(exit) = next {
+                        if let Some(service) = exit.service {
+                            machine.on_exit(exit.id, service, exit.outcome, now, &mut spawner);
+                        }
+                        next = if self.ctx.is_cancelled() && !machine.is_stopping() {
+                            None // cancellation first, as the biased select would
+                        } else {
+                            exit_rx.try_recv().ok()
+                        };
+                    }
+                }
+                Some((id, runs)) = ready_rx.recv() => {
+                    machine.on_ready(id, runs, Instant::now(), &mut spawner);
+                }
+                Some(command) = commands.recv() => {
+                    machine.on_command(command, Instant::now(), &mut spawner);
+                }
+                () = timer.as_mut(), if armed.is_some() => {
+                    armed = None;
+                    machine.on_time(Instant::now(), &mut spawner);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, ending: Ending, path: &str) -> ServiceResult {
+        self.settled = true;
+        if let Some(started) = self.started.take() {
+            let _ = started.send(());
+        }
+        let shared = self.sup.shared.clone();
+        let config = &shared.config;
+        // The subtree's report: children that are supervisors kept their own.
+        let nested = self.sup.machine.nested_unstopped();
+        shared.unstopped().extend(nested);
+        let result = match ending {
+            Ending::Cancelled | Ending::AutoShutdown => Ok(()),
+            Ending::TerminateTree if config.propagate_termination => {
+                Err(ServiceError::terminate_tree())
+            }
+            Ending::TerminateTree => Err(ServiceError::do_not_restart()),
+            Ending::Escalate { failures } => Err(ServiceError::new(IntensityExceeded {
+                supervisor: path.to_string(),
+                failures,
+                threshold: config.threshold,
+            })),
+            Ending::Panic(payload) => {
+                self.close(Lifecycle::Idle);
+                std::panic::resume_unwind(payload);
+            }
+        };
+        // A failed supervisor may be restarted by its parent: keep taking children meanwhile.
+        let failed = result
+            .as_ref()
+            .is_err_and(|e| !e.is_do_not_restart() && !e.is_terminate_tree());
+        self.close(if failed {
+            Lifecycle::Idle
+        } else {
+            Lifecycle::Stopped
+        });
+        result
+    }
+
+    /// Leaves the running state, then answers what was sent meanwhile.
+    fn close(&mut self, lifecycle: Lifecycle) {
+        let sup = &mut *self.sup;
+        *sup.shared.lifecycle() = lifecycle;
+        // Requests are only sent while running, under the lock just taken: all are here.
+        take_commands_while_idle(&mut sup.commands, &mut sup.machine, &sup.shared);
+    }
+}
+
+impl Drop for Driver<'_> {
+    /// Runs when the serve is dropped mid-way (its task aborted): no child may outlive it,
+    /// and none may be lost (see `Machine::abandon`).
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        self.sup.machine.abandon(Instant::now());
+        let mut lifecycle = self.sup.shared.lifecycle();
+        if matches!(*lifecycle, Lifecycle::Running | Lifecycle::Stopping) {
+            *lifecycle = Lifecycle::Idle;
+        }
+    }
+}
+
+/// Takes the children added while the loop was not running, and refuses the rest.
+fn take_commands_while_idle(
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    machine: &mut super::machine::Machine,
+    shared: &super::handle::Shared,
+) {
+    let mut added = Vec::new();
+    while let Ok(command) = commands.try_recv() {
+        match command {
+            Command::Add { id, child } => added.push((id, child)),
+            Command::Remove { reply, .. } | Command::Control { reply, .. } => {
+                let _ = reply.send(Err(shared.refusal()));
+            }
+            // Dropping the reply tells the caller the loop is not running.
+            Command::Children { .. } => {}
+        }
+    }
+    machine.adopt(added);
+}

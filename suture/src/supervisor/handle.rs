@@ -1,0 +1,699 @@
+//! [`SupervisorHandle`]: the cloneable, always-answering face of a supervisor, and what it
+//! shares with the supervisor's value.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::builder::Config;
+use super::children::Child;
+use crate::error::SupervisorError;
+use crate::service::{self, Service};
+use crate::spec::ChildSpec;
+use crate::tree::{ChildInfo, ChildToken, TreeNode, UnstoppedService};
+
+/// A cloneable handle to a [`Supervisor`]: add, remove and inspect children from anywhere.
+///
+/// Every method returns a typed error instead of panicking or hanging.
+///
+/// # Examples
+///
+/// ```
+/// use suture::{service_fn, Context, Supervisor};
+/// use tokio_util::sync::CancellationToken;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app").build().unwrap();
+/// let handle = sup.handle();
+/// let stop = CancellationToken::new();
+/// let task = sup.serve_background(Context::new(stop.clone())).await;
+/// // From anywhere, while it runs: add, inspect, remove.
+/// let token = handle
+///     .add(service_fn("job", |ctx: Context| async move {
+///         ctx.cancelled().await;
+///         Ok(())
+///     }))
+///     .unwrap();
+/// assert_eq!(handle.children().await.unwrap().len(), 1);
+/// handle.remove(token).await.unwrap();
+/// stop.cancel();
+/// task.await.unwrap().unwrap();
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SupervisorHandle {
+    pub(super) shared: Arc<Shared>,
+}
+/// What the supervisor's value and its handles share.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) name: Arc<str>,
+    pub(crate) config: Config,
+    pub(crate) next_child: AtomicU64,
+    pub(crate) lifecycle: Mutex<Lifecycle>,
+    pub(crate) commands: mpsc::UnboundedSender<Command>,
+    pub(crate) unstopped: Mutex<Vec<UnstoppedService>>,
+    /// The last static name given to a child, shared with the next child of that name.
+    pub(crate) last_name: Mutex<Option<(&'static str, Arc<str>)>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// Not being served now; children added are kept for the next `serve`.
+    Idle,
+    Running,
+    /// Stopping its children on its way to `Stopped`: it answers requests, takes no child.
+    Stopping,
+    /// Finished for good (cancelled, terminated, or dropped by its parent).
+    Stopped,
+}
+
+pub(crate) enum Command {
+    /// Built by the caller of `add`, so that the loop only inserts it.
+    Add { id: u64, child: Box<Child> },
+    Remove {
+        id: u64,
+        reply: oneshot::Sender<Result<(), SupervisorError>>,
+        stopped: Option<oneshot::Sender<Result<(), SupervisorError>>>,
+    },
+    Children {
+        reply: oneshot::Sender<Vec<ChildInfo>>,
+    },
+    /// `stop_child`, `start_child`, `restart_child`: answered once done.
+    Control {
+        id: u64,
+        action: Control,
+        reply: oneshot::Sender<Result<(), SupervisorError>>,
+    },
+}
+
+/// What an operator asks of one child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    Stop,
+    Start,
+    Restart,
+}
+impl Shared {
+    /// The children of a pool are usually added one after another under the same static
+    /// name (their type's): they share one string instead of allocating one each.
+    pub(crate) fn intern(&self, name: Cow<'static, str>) -> Arc<str> {
+        let Cow::Borrowed(name) = name else {
+            return Arc::from(name);
+        };
+        let mut last = self.last_name.lock().unwrap_or_else(|e| e.into_inner());
+        match &*last {
+            Some((text, shared)) if *text == name => shared.clone(),
+            _ => {
+                let shared: Arc<str> = Arc::from(name);
+                *last = Some((name, shared.clone()));
+                shared
+            }
+        }
+    }
+
+    pub(crate) fn lifecycle(&self) -> MutexGuard<'_, Lifecycle> {
+        // The lock is never held across user code, so poisoning cannot leave it inconsistent.
+        self.lifecycle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn unstopped(&self) -> MutexGuard<'_, Vec<UnstoppedService>> {
+        self.unstopped.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn name(&self) -> String {
+        self.name.to_string()
+    }
+
+    pub(crate) fn token(&self, child: u64) -> ChildToken {
+        ChildToken {
+            supervisor: self.id,
+            child,
+        }
+    }
+
+    /// Sends a command the loop must answer, or fails at once if the loop is not running.
+    fn request(&self, command: Command) -> Result<(), SupervisorError> {
+        let lifecycle = self.lifecycle();
+        match *lifecycle {
+            // Sent under the lock: the loop drains the channel after leaving `Running`,
+            // so no request is left unanswered.
+            Lifecycle::Running | Lifecycle::Stopping => {
+                self.commands.send(command).map_err(|_| self.not_running())
+            }
+            Lifecycle::Idle => Err(self.not_running()),
+            Lifecycle::Stopped => Err(SupervisorError::Stopped {
+                supervisor: self.name(),
+            }),
+        }
+    }
+
+    /// Why a request finds no loop to answer it: stopped for good, or not running now.
+    pub(crate) fn refusal(&self) -> SupervisorError {
+        match *self.lifecycle() {
+            Lifecycle::Stopped => SupervisorError::Stopped {
+                supervisor: self.name(),
+            },
+            _ => self.not_running(),
+        }
+    }
+
+    fn not_running(&self) -> SupervisorError {
+        SupervisorError::NotRunning {
+            supervisor: self.name(),
+        }
+    }
+
+    fn check_token(&self, token: ChildToken) -> Result<(), SupervisorError> {
+        if token.supervisor == self.id {
+            Ok(())
+        } else {
+            Err(SupervisorError::WrongSupervisor {
+                supervisor: self.name(),
+                token_owner: token.supervisor,
+            })
+        }
+    }
+}
+
+impl SupervisorHandle {
+    /// The supervisor's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sup = suture::Supervisor::builder("app").build().unwrap();
+    /// assert_eq!(sup.handle().name(), "app");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Whether the supervisor's loop is running now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// assert!(!handle.is_running());
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// assert!(handle.is_running());
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// assert!(!handle.is_running());
+    /// # }
+    /// ```
+    pub fn is_running(&self) -> bool {
+        *self.shared.lifecycle() == Lifecycle::Running
+    }
+
+    /// Whether the supervisor has stopped for good.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// assert!(!handle.is_stopped());
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// assert!(handle.is_stopped()); // cancelled from above: stopped for good
+    /// # }
+    /// ```
+    pub fn is_stopped(&self) -> bool {
+        *self.shared.lifecycle() == Lifecycle::Stopped
+    }
+
+    /// Adds a child with its own [`Service::child_spec`].
+    ///
+    /// If the supervisor runs, the child starts at once (even during a backoff); otherwise
+    /// it starts when the supervisor is served. Not async, so event hooks may call it.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::Stopped`] if the supervisor has stopped for good or is stopping
+    /// for good (its children are being shut down);
+    /// [`SupervisorError::InvalidSpec`] if the spec does not fit the supervisor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, Supervisor};
+    ///
+    /// let sup = Supervisor::builder("pool").build().unwrap();
+    /// let token = sup.handle().add(service_fn("job", |ctx| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }));
+    /// assert!(token.is_ok());
+    /// ```
+    pub fn add<S: Service>(&self, service: S) -> Result<ChildToken, SupervisorError> {
+        let spec = service.child_spec();
+        self.add_with(service, spec)
+    }
+
+    /// Adds a child with an explicit spec, overriding the service's own.
+    ///
+    /// # Errors
+    ///
+    /// As [`add`](Self::add).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::{service_fn, ChildSpec, Context, Shutdown, Supervisor};
+    ///
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let flush = service_fn("flush", |ctx: Context| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// });
+    /// // A longer budget to stop than the supervisor's default, and another name.
+    /// let spec = ChildSpec::new()
+    ///     .shutdown(Shutdown::Timeout(Duration::from_secs(30)))
+    ///     .name("disk-flusher");
+    /// sup.handle().add_with(flush, spec).unwrap();
+    /// ```
+    pub fn add_with<S: Service>(
+        &self,
+        service: S,
+        mut spec: ChildSpec,
+    ) -> Result<ChildToken, SupervisorError> {
+        let name = self
+            .shared
+            .intern(spec.take_name().unwrap_or_else(|| service.name()));
+        spec.validate(&name, self.shared.config.auto_shutdown)?;
+        let child = Child::new(name, service::boxed(service), spec);
+        let lifecycle = self.shared.lifecycle();
+        if matches!(*lifecycle, Lifecycle::Stopped | Lifecycle::Stopping) {
+            return Err(SupervisorError::Stopped {
+                supervisor: self.shared.name(),
+            });
+        }
+        let id = self.shared.next_child.fetch_add(1, Ordering::Relaxed);
+        let command = Command::Add { id, child };
+        // The receiver lives in the supervisor's value, so the child is kept even when the
+        // loop is not running; a failed send means the value itself was dropped.
+        self.shared
+            .commands
+            .send(command)
+            .map_err(|_| SupervisorError::Stopped {
+                supervisor: self.shared.name(),
+            })?;
+        drop(lifecycle);
+        Ok(self.shared.token(id))
+    }
+
+    /// Tells a child to stop and forgets it; returns once the supervisor has told it, without
+    /// waiting for it to finish. It still gets its shutdown budget, then is aborted.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::WrongSupervisor`], [`SupervisorError::UnknownChild`] (removed
+    /// twice, or finished), [`SupervisorError::NotRunning`] / [`SupervisorError::Stopped`].
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped after the request was sent, the removal still happens.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// let token = handle
+    ///     .add(service_fn("job", |ctx: Context| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap();
+    /// handle.remove(token).await.unwrap();
+    /// assert!(handle.children().await.unwrap().is_empty());
+    /// // A token is spent once removed.
+    /// assert!(handle.remove(token).await.is_err());
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
+    pub async fn remove(&self, token: ChildToken) -> Result<(), SupervisorError> {
+        self.shared.check_token(token)?;
+        let (reply, answer) = oneshot::channel();
+        self.shared.request(Command::Remove {
+            id: token.child,
+            reply,
+            stopped: None,
+        })?;
+        answer.await.unwrap_or_else(|_| Err(self.shared.refusal()))
+    }
+
+    /// Like [`remove`](Self::remove), then waits up to `timeout` for the child to finish.
+    ///
+    /// # Errors
+    ///
+    /// As [`remove`](Self::remove), plus [`SupervisorError::Timeout`] if `timeout` passed
+    /// first, and [`SupervisorError::Unstoppable`] if the child would not stop even when
+    /// aborted.
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped after the request was sent, the removal still happens.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use suture::{service_fn, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// let token = handle
+    ///     .add(service_fn("job", |ctx: Context| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap();
+    /// // Returns once the child has finished.
+    /// handle.remove_and_wait(token, Duration::from_secs(5)).await.unwrap();
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
+    pub async fn remove_and_wait(
+        &self,
+        token: ChildToken,
+        timeout: Duration,
+    ) -> Result<(), SupervisorError> {
+        self.shared.check_token(token)?;
+        let (reply, answer) = oneshot::channel();
+        let (stopped, finished) = oneshot::channel();
+        self.shared.request(Command::Remove {
+            id: token.child,
+            reply,
+            stopped: Some(stopped),
+        })?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(self.shared.refusal()))?;
+        match tokio::time::timeout(timeout, finished).await {
+            Ok(Ok(result)) => result,
+            // The loop dropped the sender: it ended, and stopped the child on its way out.
+            Ok(Err(_)) => Ok(()),
+            Err(_) => Err(SupervisorError::Timeout(timeout)),
+        }
+    }
+
+    /// A snapshot of the children, in start order.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NotRunning`] / [`SupervisorError::Stopped`] if the loop is not
+    /// running.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, ChildState, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// sup.add(service_fn("db", |ctx: Context| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }))
+    /// .unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// let children = handle.children().await.unwrap();
+    /// assert_eq!(children.len(), 1);
+    /// assert_eq!(children[0].path, "app/db");
+    /// assert_eq!(children[0].state, ChildState::Running);
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
+    pub async fn children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
+        let (reply, answer) = oneshot::channel();
+        self.shared.request(Command::Children { reply })?;
+        answer.await.map_err(|_| self.shared.refusal())
+    }
+
+    /// A live snapshot of the whole subtree, printable with `{}`.
+    ///
+    /// Child supervisors that are not running show no children.
+    ///
+    /// # Errors
+    ///
+    /// As [`children`](Self::children), for this supervisor.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let inner = Supervisor::builder("listeners").build().unwrap();
+    /// inner
+    ///     .add(service_fn("http", |ctx: Context| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap();
+    /// let root = Supervisor::builder("app").build().unwrap();
+    /// root.add(inner).unwrap();
+    /// let handle = root.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = root.serve_background(Context::new(stop.clone())).await;
+    /// let tree = handle.tree().await.unwrap();
+    /// assert_eq!(tree.children[0].children[0].path, "app/listeners/http");
+    /// println!("{tree}"); // app
+    ///                     // └── listeners [running, up 0ns]
+    ///                     //     └── http [running, up 0ns]
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
+    pub async fn tree(&self) -> Result<TreeNode, SupervisorError> {
+        let children = self.children().await?;
+        let mut nodes = Vec::with_capacity(children.len());
+        for child in children {
+            let grandchildren = match &child.supervisor {
+                Some(sup) => Box::pin(sup.tree())
+                    .await
+                    .map(|t| t.children)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            nodes.push(TreeNode {
+                name: child.name,
+                path: child.path,
+                state: Some(child.state),
+                restarts: child.restarts,
+                last_error: child.last_error,
+                uptime: child.uptime,
+                children: grandchildren,
+            });
+        }
+        Ok(TreeNode {
+            name: self.shared.name(),
+            path: String::new(),
+            state: None,
+            restarts: 0,
+            last_error: None,
+            uptime: None,
+            children: nodes,
+        })
+    }
+
+    /// Stops a child within its shutdown budget (then aborts it) and leaves it stopped:
+    /// no restart, nothing counted toward intensity, no effect on its siblings whatever the
+    /// strategy. It stays listed, as [`ChildState::Stopped`](crate::ChildState::Stopped),
+    /// until [`start_child`](Self::start_child). Returns once it has stopped; stopping a
+    /// stopped child does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::WrongSupervisor`], [`SupervisorError::UnknownChild`],
+    /// [`SupervisorError::NotRunning`] / [`SupervisorError::Stopped`], and
+    /// [`SupervisorError::Unstoppable`] if it would not stop even when aborted.
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped after the request was sent, the child still stops.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, ChildState, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let token = sup
+    ///     .add(service_fn("cache", |ctx: Context| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// handle.stop_child(token).await.unwrap();
+    /// assert_eq!(handle.children().await.unwrap()[0].state, ChildState::Stopped);
+    /// handle.start_child(token).await.unwrap();
+    /// assert_eq!(handle.children().await.unwrap()[0].state, ChildState::Running);
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
+    pub async fn stop_child(&self, token: ChildToken) -> Result<(), SupervisorError> {
+        self.control(token, Control::Stop).await
+    }
+
+    /// Starts a stopped child: one stopped by [`stop_child`](Self::stop_child), or a
+    /// transient or temporary child that has ended. Returns once it has started.
+    ///
+    /// # Errors
+    ///
+    /// As [`stop_child`](Self::stop_child), and [`SupervisorError::ChildRunning`] if the
+    /// child is running (or starting, or waiting for a restart).
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped after the request was sent, the child still starts.
+    ///
+    /// # Examples
+    ///
+    /// See [`stop_child`](Self::stop_child).
+    pub async fn start_child(&self, token: ChildToken) -> Result<(), SupervisorError> {
+        self.control(token, Control::Start).await
+    }
+
+    /// Stops a child, then starts it again, as an operator would: nothing is counted toward
+    /// intensity and no sibling is touched. Returns once it has started again; a stopped
+    /// child is just started.
+    ///
+    /// # Errors
+    ///
+    /// As [`stop_child`](Self::stop_child).
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped after the request was sent, the restart still happens.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{service_fn, Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let token = sup
+    ///     .add(service_fn("config", |ctx: Context| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// handle.restart_child(token).await.unwrap(); // e.g. to reload its configuration
+    /// assert_eq!(handle.children().await.unwrap()[0].restarts, 1);
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
+    pub async fn restart_child(&self, token: ChildToken) -> Result<(), SupervisorError> {
+        self.control(token, Control::Restart).await
+    }
+
+    async fn control(&self, token: ChildToken, action: Control) -> Result<(), SupervisorError> {
+        self.shared.check_token(token)?;
+        let (reply, answer) = oneshot::channel();
+        self.shared.request(Command::Control {
+            id: token.child,
+            action,
+            reply,
+        })?;
+        answer.await.unwrap_or_else(|_| Err(self.shared.refusal()))
+    }
+
+    /// The children, in this subtree, that did not finish even after their task was aborted
+    /// at the last shutdown or removal (code blocking a thread). Empty if all stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// // Nothing here blocked its thread, so everything stopped.
+    /// assert!(handle.unstopped_services().is_empty());
+    /// # }
+    /// ```
+    pub fn unstopped_services(&self) -> Vec<UnstoppedService> {
+        self.shared.unstopped().clone()
+    }
+
+    /// Marks the supervisor stopped for good (its parent dropped it).
+    pub(crate) fn mark_stopped(&self) {
+        let mut lifecycle = self.shared.lifecycle();
+        if *lifecycle == Lifecycle::Idle {
+            *lifecycle = Lifecycle::Stopped;
+        }
+    }
+}
+
+impl fmt::Debug for SupervisorHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupervisorHandle")
+            .field("name", &self.shared.name)
+            .field("id", &self.shared.id)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,1130 @@
+//! The supervisor as a state machine: plain synchronous code.
+//!
+//! Every input (a child ended, a child became ready, a command, the clock) goes through one
+//! method that updates the state and acts: tells children to stop (a token and an abort
+//! handle, no runtime needed), starts them (through [`Spawn`], the one effect that needs
+//! the runtime), reports events, and answers requests. Waiting for a ready child, for a
+//! group to stop, or for a backoff is a state, never a nested wait, so every phase answers
+//! every input. The driver feeds it; unit tests feed it by hand.
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::children::{AfterStop, Child, LastError, Run, Stop, dispose, join_path};
+use super::handle::{Command, Control, Shared};
+use super::intensity::Intensity;
+use super::policy::{self, Decision, End};
+use super::report::Reporter;
+use super::stopping::{self, Deadlines, Waiters};
+use crate::error::{NotReady, ServiceError, SupervisorError};
+use crate::event::Restarting;
+use crate::service::{DynService, Outcome};
+use crate::spec::{AutoShutdown, OnExceeded, Restart, Shutdown, ShutdownOrder, Strategy};
+use crate::tree::{ChildInfo, ChildState, UnstoppedService};
+
+/// How long an aborted task gets to finish before it is reported as unstopped: an abort
+/// only lands at the task's next `.await`, which code blocking a thread never reaches.
+pub(crate) const ABORT_GRACE: Duration = Duration::from_millis(100);
+
+/// Starting a run: the one effect that needs the runtime.
+pub(crate) trait Spawn {
+    /// Spawns a run of child `id` (its `runs`-th, for readiness reports) and returns the
+    /// handle to abort it.
+    fn spawn(
+        &mut self,
+        id: u64,
+        runs: u64,
+        service: Box<dyn DynService>,
+        token: CancellationToken,
+        path: Arc<str>,
+        ready_gated: bool,
+    ) -> Option<AbortHandle>;
+}
+
+/// Why a serve ends.
+pub(crate) enum Ending {
+    Cancelled,
+    TerminateTree,
+    Escalate { failures: f64 },
+    AutoShutdown,
+    Panic(Box<dyn Any + Send>),
+}
+
+impl Ending {
+    /// Whether the supervisor is finished for good (it takes no more children).
+    pub(crate) fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Ending::Cancelled | Ending::TerminateTree | Ending::AutoShutdown
+        )
+    }
+}
+
+enum Phase {
+    /// Not being served.
+    Idle,
+    /// Starting its initial children, in order, each ready-gated one before the next.
+    Starting,
+    Running,
+    /// Stopping every child; then done.
+    Stopping(Ending),
+    Done(Ending),
+}
+
+/// A group restart in progress (one_for_all, rest_for_one): members stop one at a time,
+/// last started first, then all restart in start order.
+#[derive(Default)]
+struct Group {
+    /// Members still to stop, soonest-started first (the last is stopped next).
+    to_stop: Vec<u64>,
+    /// The member being stopped now.
+    current: Option<u64>,
+    /// Who restarts once all have stopped.
+    restart: BTreeSet<u64>,
+}
+
+pub(crate) struct Machine {
+    pub(crate) shared: Arc<Shared>,
+    /// Every child, in start order (ids grow). Boxed: B-tree nodes are often half full, and
+    /// a pointer wastes less than a `Child`.
+    pub(crate) children: BTreeMap<u64, Box<Child>>,
+    deadlines: Deadlines,
+    waiters: Waiters,
+    /// Children told to stop and not yet done.
+    stopping: usize,
+    report: Reporter,
+    phase: Phase,
+    intensity: Intensity,
+    /// Set while restarts pause; `Some(None)` pauses for ever (a `Duration::MAX` backoff).
+    backoff: Option<Option<Instant>>,
+    /// Children waiting for the backoff to end, in the order they failed.
+    backed_off: Vec<u64>,
+    /// Children to start, in order.
+    queue: VecDeque<u64>,
+    /// A child started from the queue with a ready timeout and not ready yet: the queue
+    /// waits for it.
+    waiting: Option<u64>,
+    /// A ready-gated child not yet ready once in this serve: no child starts for the first
+    /// time before it is (through its restarts too).
+    gate: Option<u64>,
+    group: Option<Group>,
+    /// For a reverse shutdown: who is still to stop, soonest-started first.
+    to_stop: Vec<u64>,
+    /// Start-up has just completed (for the driver to signal readiness).
+    started: bool,
+    /// The last path built, with the name it was built for: siblings sharing a name share it.
+    last_path: Option<(Arc<str>, Arc<str>)>,
+}
+
+impl Machine {
+    pub(crate) fn new(shared: Arc<Shared>, report: Reporter) -> Self {
+        Machine {
+            shared,
+            children: BTreeMap::new(),
+            deadlines: Deadlines::default(),
+            waiters: Waiters::default(),
+            stopping: 0,
+            report,
+            phase: Phase::Idle,
+            intensity: Intensity::default(),
+            backoff: None,
+            backed_off: Vec::new(),
+            queue: VecDeque::new(),
+            waiting: None,
+            gate: None,
+            group: None,
+            to_stop: Vec::new(),
+            started: false,
+            last_path: None,
+        }
+    }
+
+    // ---- the serve's life ------------------------------------------------------------
+
+    /// Starts a serve: every child is queued to start, in order.
+    pub(crate) fn begin(&mut self, report: Reporter, now: Instant, spawn: &mut impl Spawn) {
+        self.report = report;
+        self.phase = Phase::Starting;
+        self.intensity.reset();
+        self.backoff = None;
+        self.backed_off.clear();
+        self.queue.clear();
+        self.waiting = None;
+        self.gate = None;
+        self.group = None;
+        self.to_stop.clear();
+        self.started = false;
+        self.last_path = None;
+        // One pass: with a large pool, each pass over the children is a cache miss each.
+        for (&id, child) in self.children.iter_mut() {
+            child.path = None;
+            child.fresh = true;
+            child.held = false;
+            if child.run.is_none() {
+                child.state = ChildState::Stopped;
+            }
+            // A child still stopping from an aborted serve is queued too: the queue waits
+            // for it, so it starts again rather than being lost.
+            self.queue.push_back(id);
+        }
+        self.pump(now, spawn);
+    }
+
+    /// Takes children added while the supervisor was not serving. Built in one go when
+    /// there are none yet: a pool filled before its first serve may hold a million.
+    pub(crate) fn adopt(&mut self, added: Vec<(u64, Box<Child>)>) {
+        if self.children.is_empty() {
+            self.children = added.into_iter().collect();
+        } else {
+            self.children.extend(added);
+        }
+    }
+
+    /// Whether start-up completed since last asked.
+    pub(crate) fn take_started(&mut self) -> bool {
+        std::mem::take(&mut self.started)
+    }
+
+    /// The ending, once every child has stopped.
+    pub(crate) fn take_ending(&mut self) -> Option<Ending> {
+        if !matches!(self.phase, Phase::Done(_)) {
+            return None;
+        }
+        match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Done(ending) => Some(ending),
+            _ => None,
+        }
+    }
+
+    /// Whether the serve is stopping its children (or done).
+    pub(crate) fn is_stopping(&self) -> bool {
+        matches!(self.phase, Phase::Stopping(_) | Phase::Done(_))
+    }
+
+    /// Whether the ending, if there is one yet, is for good.
+    pub(crate) fn ending_is_final(&self) -> bool {
+        match &self.phase {
+            Phase::Stopping(ending) | Phase::Done(ending) => ending.is_final(),
+            _ => false,
+        }
+    }
+
+    /// The next instant at which [`on_time`](Self::on_time) has something to do.
+    pub(crate) fn next_wakeup(&self) -> Option<Instant> {
+        let backoff = self.backoff.flatten();
+        match (self.deadlines.next(), backoff) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Cancelled from above: stop every child and return `Ok(())`.
+    pub(crate) fn on_cancel(&mut self, now: Instant) {
+        self.shutdown(Ending::Cancelled, now);
+    }
+
+    /// The serve is being dropped mid-way (its task aborted): no child may outlive it, and
+    /// none may be lost. Each running child is cancelled and aborted, and stays stopping,
+    /// so that the next serve waits for its service to come back before starting it.
+    pub(crate) fn abandon(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Idle) {
+            return;
+        }
+        for (&id, child) in self.children.iter_mut() {
+            let Some(run) = child.run.as_mut() else {
+                continue;
+            };
+            if let Some(task) = &run.task {
+                task.abort();
+            }
+            run.token.cancel();
+            if let Some(stop) = run.stop.as_mut() {
+                stop.aborted = true;
+                continue;
+            }
+            if let Some(key) = run.deadline.take() {
+                self.deadlines.disarm(key);
+            }
+            run.deadline =
+                stopping::deadline(now, ABORT_GRACE).map(|at| self.deadlines.arm(id, at));
+            run.stop = Some(Stop {
+                aborted: true,
+                then: AfterStop::Rest,
+            });
+            child.state = ChildState::Stopping;
+            self.stopping += 1;
+        }
+        self.phase = Phase::Idle;
+    }
+
+    // ---- inputs ----------------------------------------------------------------------
+
+    /// A child's run ended, handing its service back.
+    pub(crate) fn on_exit(
+        &mut self,
+        id: u64,
+        service: Box<dyn DynService>,
+        outcome: Outcome,
+        now: Instant,
+        spawn: &mut impl Spawn,
+    ) {
+        let Some(child) = self.children.get_mut(&id) else {
+            // Given up on as unstoppable, it finished after all: nothing to do but drop it.
+            self.dispose_service(None, service);
+            return;
+        };
+        let Some(run) = child.run.take() else {
+            self.dispose_service(Some(id), service);
+            return;
+        };
+        if let Some(key) = run.deadline {
+            self.deadlines.disarm(key);
+        }
+        // A child has one service: there is never an old one to drop here.
+        child.service = Some(service);
+        match run.stop {
+            Some(stop) => self.stopped(id, stop, outcome, now, spawn),
+            None => {
+                // It ended by itself, not told to stop: its token can serve the next run.
+                if !run.token.is_cancelled() {
+                    child.spare_token = Some(run.token);
+                }
+                self.ended(id, outcome, now, spawn);
+            }
+        }
+        self.pump(now, spawn);
+    }
+
+    /// A child's run said it is ready.
+    pub(crate) fn on_ready(&mut self, id: u64, runs: u64, now: Instant, spawn: &mut impl Spawn) {
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        if child.runs != runs || child.state != ChildState::Starting || !child.is_live() {
+            return; // a previous run's late signal
+        }
+        child.state = ChildState::Running;
+        if let Some(key) = child.run.as_mut().and_then(|run| run.deadline.take()) {
+            self.deadlines.disarm(key);
+        }
+        if self.waiting == Some(id) {
+            self.waiting = None;
+        }
+        if self.gate == Some(id) {
+            self.gate = None;
+        }
+        self.pump(now, spawn);
+    }
+
+    /// Time passed: stop deadlines, ready deadlines, the end of a backoff.
+    pub(crate) fn on_time(&mut self, now: Instant, spawn: &mut impl Spawn) {
+        while let Some((key, ids)) = self.deadlines.pop_due(now) {
+            for id in ids {
+                self.expire(id, key, now);
+            }
+        }
+        if let Some(Some(until)) = self.backoff
+            && until <= now
+        {
+            self.resume();
+        }
+        self.pump(now, spawn);
+    }
+
+    /// A request from a handle.
+    pub(crate) fn on_command(&mut self, command: Command, now: Instant, spawn: &mut impl Spawn) {
+        match command {
+            Command::Add { id, child } => {
+                self.children.insert(id, child);
+                if !self.is_stopping() {
+                    self.queue.push_back(id);
+                }
+            }
+            Command::Remove { id, reply, stopped } => {
+                let result = self.remove(id, stopped, now);
+                let _ = reply.send(result);
+            }
+            Command::Children { reply } => {
+                let _ = reply.send(self.children_info(now));
+            }
+            Command::Control { id, action, reply } => match self.control(id, action, now, spawn) {
+                Ok(true) => self.waiters.add(id, reply),
+                Ok(false) => {
+                    let _ = reply.send(Ok(()));
+                }
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+        }
+        self.pump(now, spawn);
+    }
+
+    // ---- starting --------------------------------------------------------------------
+
+    /// Starts queued children in order, as far as the ready gates allow.
+    fn pump(&mut self, now: Instant, spawn: &mut impl Spawn) {
+        if !matches!(self.phase, Phase::Starting | Phase::Running) {
+            return;
+        }
+        // A group restart in progress holds every start: its members go first, in order.
+        while self.waiting.is_none() && self.group.is_none() {
+            let Some(&id) = self.queue.front() else {
+                break;
+            };
+            let Some(child) = self.children.get(&id) else {
+                self.queue.pop_front();
+                continue;
+            };
+            if child.is_stopping() {
+                break; // still stopping from an aborted serve: its service is on its way
+            }
+            if child.run.is_some() || child.held || child.service.is_none() {
+                self.queue.pop_front();
+                continue;
+            }
+            if child.fresh && self.gate.is_some_and(|gate| gate != id) {
+                break;
+            }
+            self.queue.pop_front();
+            if self.backoff.is_some() && !child.fresh {
+                // A restart queued before the backoff began waits for its end.
+                if let Some(child) = self.children.get_mut(&id) {
+                    child.state = ChildState::BackedOff;
+                }
+                self.backed_off.push(id);
+                continue;
+            }
+            self.start(id, now, spawn);
+        }
+        if matches!(self.phase, Phase::Starting)
+            && self.queue.is_empty()
+            && self.group.is_none()
+            && self.waiting.is_none()
+            && self.gate.is_none()
+        {
+            self.phase = Phase::Running;
+            self.started = true;
+        }
+    }
+
+    /// Starts one run of a child that is not running.
+    fn start(&mut self, id: u64, now: Instant, spawn: &mut impl Spawn) {
+        let (sup_path, last_path) = (&self.report.path, &mut self.last_path);
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        let Some(service) = child.service.take() else {
+            return;
+        };
+        let path = child
+            .path
+            .get_or_insert_with(|| match last_path {
+                Some((name, path)) if Arc::ptr_eq(name, &child.name) => path.clone(),
+                _ => {
+                    let path = join_path(sup_path, &child.name);
+                    *last_path = Some((child.name.clone(), path.clone()));
+                    path
+                }
+            })
+            .clone();
+        let token = child.spare_token.take().unwrap_or_default();
+        child.runs += 1;
+        let ready = child.policy.ready;
+        let task = spawn.spawn(
+            id,
+            child.runs,
+            service,
+            token.clone(),
+            path,
+            ready.is_some(),
+        );
+        let deadline = ready
+            .and_then(|timeout| stopping::deadline(now, timeout))
+            .map(|at| self.deadlines.arm(id, at));
+        child.run = Some(Run {
+            token,
+            task,
+            since: now,
+            deadline,
+            stop: None,
+        });
+        if ready.is_some() {
+            child.state = ChildState::Starting;
+            self.waiting = Some(id);
+            if child.fresh && self.gate.is_none() {
+                self.gate = Some(id);
+            }
+        } else {
+            child.state = ChildState::Running;
+        }
+        child.fresh = false;
+        self.report.started(&child.name, child.restarts());
+    }
+
+    // ---- the policy ------------------------------------------------------------------
+
+    /// A child ended without being told to stop.
+    fn ended(&mut self, id: u64, outcome: Outcome, now: Instant, spawn: &mut impl Spawn) {
+        if self.waiting == Some(id) {
+            self.waiting = None;
+        }
+        if self.is_stopping() {
+            // Shutting down: it has simply stopped.
+            self.rest(id, &outcome);
+            self.advance(now, spawn);
+            return;
+        }
+        if let Some(group) = &mut self.group
+            && group.restart.contains(&id)
+        {
+            // It restarts with its group anyway.
+            group.to_stop.retain(|&m| m != id);
+            self.rest(id, &outcome);
+            if let Some(child) = self.children.get_mut(&id) {
+                child.state = ChildState::Restarting;
+            }
+            self.advance(now, spawn);
+            return;
+        }
+        self.apply_policy(id, End::of(outcome), now, spawn);
+    }
+
+    /// Leaves a child stopped (forgotten if it asked never to run again).
+    fn rest(&mut self, id: u64, outcome: &Outcome) {
+        if outcome.is_do_not_restart() {
+            self.forget(id);
+        } else if let Some(child) = self.children.get_mut(&id) {
+            child.state = ChildState::Stopped;
+        }
+    }
+
+    fn apply_policy(&mut self, id: u64, end: End, now: Instant, spawn: &mut impl Spawn) {
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        match &end {
+            // Formatted only when a snapshot asks: a crash loop need not format every error.
+            End::Failed(e) => child.last_error = Some(LastError::Failed(e.clone())),
+            End::Panicked(r) => child.last_error = Some(LastError::Panicked(r.message.clone())),
+            _ => {}
+        }
+        let name = child.name.clone();
+        let (restart, significant) = (child.policy.restart, child.policy.significant);
+        let end = match end {
+            End::TerminateTree => {
+                child.state = ChildState::Stopped;
+                self.report.tree_terminated(&name);
+                self.shutdown(Ending::TerminateTree, now);
+                return;
+            }
+            End::Panicked(mut report) if self.shared.config.pass_through_panics => {
+                child.state = ChildState::Stopped;
+                let payload = std::mem::replace(&mut report.payload, Box::new(()));
+                let failures = self.intensity.failures();
+                self.report
+                    .ended(&name, &End::Panicked(report), Restarting::No, failures);
+                self.shutdown(Ending::Panic(payload), now);
+                return;
+            }
+            end => end,
+        };
+        let decision = policy::decide(&end, restart);
+        if decision != Decision::Restart {
+            self.report
+                .ended(&name, &end, Restarting::No, self.intensity.failures());
+            if self.gate == Some(id) {
+                self.gate = None;
+            }
+            match decision {
+                Decision::Forget => self.forget(id),
+                _ => {
+                    if let Some(child) = self.children.get_mut(&id) {
+                        child.state = ChildState::Stopped;
+                    }
+                }
+            }
+            if significant && self.auto_shutdown_due() {
+                self.report.auto_shutdown(&name);
+                self.shutdown(Ending::AutoShutdown, now);
+            }
+            return;
+        }
+        let (half_life, threshold) = (self.shared.config.half_life, self.shared.config.threshold);
+        // Every restart counts toward intensity, whatever caused it.
+        let failures = self.intensity.record(now, half_life);
+        let exceeded = failures > threshold;
+        if exceeded && self.shared.config.on_exceeded == OnExceeded::Escalate {
+            self.report.ended(&name, &end, Restarting::No, failures);
+            self.report.escalated(failures, threshold);
+            self.shutdown(Ending::Escalate { failures }, now);
+            return;
+        }
+        if exceeded {
+            self.arm_backoff(now);
+        }
+        let restarting = if self.backoff.is_some() {
+            Restarting::AfterBackoff
+        } else {
+            Restarting::Now
+        };
+        self.report.ended(&name, &end, restarting, failures);
+        let _ = spawn;
+        if self.shared.config.strategy == Strategy::OneForOne {
+            // The common case, and a crash loop's: no group to gather.
+            self.requeue(id);
+            return;
+        }
+        self.start_group(id, now);
+    }
+
+    /// Queues a child to restart: at once (first in line), or when the backoff ends.
+    fn requeue(&mut self, id: u64) {
+        if self.backoff.is_some() {
+            if let Some(child) = self.children.get_mut(&id) {
+                child.state = ChildState::BackedOff;
+            }
+            self.backed_off.push(id);
+        } else {
+            if let Some(child) = self.children.get_mut(&id) {
+                child.state = ChildState::Restarting;
+            }
+            self.queue.push_front(id);
+        }
+    }
+
+    /// Starts (or widens) the group restart caused by `failed`.
+    fn start_group(&mut self, failed: u64, now: Instant) {
+        let strategy = self.shared.config.strategy;
+        let group = self.group.get_or_insert_with(Group::default);
+        group.restart.insert(failed);
+        for (&id, child) in &self.children {
+            if id != failed
+                && policy::in_group(strategy, failed, id)
+                && child.is_live()
+                && group.restart.insert(id)
+            {
+                group.to_stop.push(id);
+            }
+        }
+        group.to_stop.sort_unstable();
+        if let Some(child) = self.children.get_mut(&failed) {
+            child.state = ChildState::Restarting;
+        }
+        self.advance_group(now);
+    }
+
+    /// Stops the next member of the group restart, or restarts the group once all stopped.
+    fn advance_group(&mut self, now: Instant) {
+        let Some(group) = &mut self.group else {
+            return;
+        };
+        if group.current.is_some() {
+            return;
+        }
+        while let Some(id) = group.to_stop.pop() {
+            if self.children.get(&id).is_some_and(|c| c.is_live()) {
+                group.current = Some(id);
+                self.begin_stop(id, AfterStop::Rest, now);
+                return;
+            }
+        }
+        let Some(group) = self.group.take() else {
+            return;
+        };
+        // Restart in start order; temporary members that were stopped are dropped.
+        for &id in group.restart.iter().rev() {
+            let Some(child) = self.children.get(&id) else {
+                continue;
+            };
+            if child.held || child.run.is_some() {
+                continue;
+            }
+            if child.policy.restart == Restart::Temporary {
+                self.forget(id);
+                continue;
+            }
+            if self.backoff.is_some() {
+                continue;
+            }
+            self.requeue(id);
+        }
+        if self.backoff.is_some() {
+            for &id in &group.restart {
+                if let Some(child) = self.children.get_mut(&id)
+                    && child.run.is_none()
+                    && !child.held
+                {
+                    child.state = ChildState::BackedOff;
+                    self.backed_off.push(id);
+                }
+            }
+        }
+    }
+
+    /// Starts or re-arms the backoff pause.
+    fn arm_backoff(&mut self, now: Instant) {
+        let config = &self.shared.config;
+        let factor = 1.0 + fastrand::f64() * config.jitter;
+        // Saturates: a `Duration::MAX` backoff pauses for ever rather than overflowing.
+        let pause = Duration::try_from_secs_f64(config.backoff.as_secs_f64() * factor)
+            .unwrap_or(Duration::MAX);
+        self.backoff = Some(stopping::deadline(now, pause));
+        self.report
+            .backoff_started(pause, self.intensity.failures());
+    }
+
+    fn resume(&mut self) {
+        self.backoff = None;
+        self.intensity.reset();
+        self.report.backoff_ended();
+        let mut seen = HashSet::new();
+        let queued: Vec<u64> = self
+            .backed_off
+            .drain(..)
+            .filter(|id| seen.insert(*id))
+            .collect();
+        // First in line, in the order they failed.
+        for &id in queued.iter().rev() {
+            if let Some(child) = self.children.get_mut(&id)
+                && child.run.is_none()
+            {
+                child.state = ChildState::Restarting;
+                self.queue.push_front(id);
+            }
+        }
+    }
+
+    fn auto_shutdown_due(&self) -> bool {
+        match self.shared.config.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            AutoShutdown::AllSignificant => !self
+                .children
+                .values()
+                .any(|c| c.policy.significant && c.state != ChildState::Stopped),
+        }
+    }
+
+    /// Drops a child for good, telling it if it is a supervisor.
+    fn forget(&mut self, id: u64) {
+        if self.gate == Some(id) {
+            self.gate = None;
+        }
+        if let Some(child) = self.children.remove(&id) {
+            if let Some(handle) = &child.supervisor {
+                handle.mark_stopped();
+            }
+            let name = child.name.clone();
+            if let Some(report) = dispose(child) {
+                self.report.drop_panicked(&name, &report);
+            }
+        }
+    }
+
+    fn dispose_service(&mut self, id: Option<u64>, service: Box<dyn DynService>) {
+        if let Some(report) = dispose(service) {
+            let name = id
+                .and_then(|id| self.children.get(&id))
+                .map_or_else(|| Arc::from("(removed)"), |c| c.name.clone());
+            self.report.drop_panicked(&name, &report);
+        }
+    }
+
+    // ---- stopping --------------------------------------------------------------------
+
+    /// Tells a live child to stop and arms its deadline; a stopping one only gets `then`
+    /// if that says more (a removal wins over a rest).
+    fn begin_stop(&mut self, id: u64, then: AfterStop, now: Instant) {
+        let config = &self.shared.config;
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        let budget = child
+            .policy
+            .shutdown
+            .unwrap_or(Shutdown::Timeout(config.shutdown));
+        let Some(run) = child.run.as_mut() else {
+            return;
+        };
+        if let Some(stop) = run.stop.as_mut() {
+            if then == AfterStop::Remove || stop.then == AfterStop::Start {
+                stop.then = then;
+            }
+            return;
+        }
+        run.token.cancel();
+        if let Some(key) = run.deadline.take() {
+            self.deadlines.disarm(key);
+        }
+        if self.waiting == Some(id) {
+            // A stopping child holds no one up (a first start still waits at the gate).
+            self.waiting = None;
+        }
+        let (after, aborted) = match budget {
+            Shutdown::Infinity => (None, false),
+            Shutdown::Abort => {
+                if let Some(task) = &run.task {
+                    task.abort();
+                }
+                (Some(ABORT_GRACE), true)
+            }
+            Shutdown::Timeout(budget) => (Some(budget), false),
+        };
+        run.deadline = after
+            .and_then(|after| stopping::deadline(now, after))
+            .map(|at| self.deadlines.arm(id, at));
+        run.stop = Some(Stop { aborted, then });
+        child.state = ChildState::Stopping;
+        self.stopping += 1;
+    }
+
+    /// A child told to stop has stopped.
+    fn stopped(
+        &mut self,
+        id: u64,
+        stop: Stop,
+        outcome: Outcome,
+        now: Instant,
+        spawn: &mut impl Spawn,
+    ) {
+        self.stopping -= 1;
+        if let Some(group) = &mut self.group
+            && group.current == Some(id)
+        {
+            group.current = None;
+        }
+        match stop.then {
+            AfterStop::Remove => {
+                self.waiters.notify(id, &Ok(()));
+                self.forget(id);
+            }
+            AfterStop::NotReady => {
+                let timeout = self
+                    .children
+                    .get(&id)
+                    .and_then(|c| c.policy.ready)
+                    .unwrap_or_default();
+                let error = ServiceError::new(NotReady(timeout));
+                self.waiters.notify(id, &Ok(()));
+                if self.waiting == Some(id) {
+                    self.waiting = None;
+                }
+                if self.is_stopping() {
+                    self.rest(id, &outcome);
+                } else {
+                    self.apply_policy(id, End::Failed(Arc::new(error)), now, spawn);
+                }
+            }
+            AfterStop::Start if !self.is_stopping() && !outcome.is_do_not_restart() => {
+                if let Some(child) = self.children.get_mut(&id) {
+                    child.state = ChildState::Stopped;
+                }
+                self.start(id, now, spawn);
+                self.waiters.notify(id, &Ok(()));
+            }
+            AfterStop::Rest | AfterStop::Start => {
+                self.rest(id, &outcome);
+                if let Some(child) = self.children.get_mut(&id)
+                    && self.group.as_ref().is_some_and(|g| g.restart.contains(&id))
+                {
+                    child.state = ChildState::Restarting;
+                }
+                self.waiters.notify(id, &Ok(()));
+            }
+        }
+        self.advance(now, spawn);
+    }
+
+    /// After a stop: the group restart or the shutdown moves on.
+    fn advance(&mut self, now: Instant, spawn: &mut impl Spawn) {
+        let _ = spawn;
+        if self.group.is_some() {
+            self.advance_group(now);
+        }
+        if self.is_stopping() {
+            self.advance_shutdown(now);
+        }
+    }
+
+    /// A deadline came: abort a child past its budget, give up on one aborted in vain, or
+    /// fail one that missed its ready deadline.
+    fn expire(&mut self, id: u64, key: stopping::Key, now: Instant) {
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        let name = child.name.clone();
+        let Some(run) = child.run.as_mut() else {
+            return;
+        };
+        if run.deadline != Some(key) {
+            return; // a stale member of a shared entry
+        }
+        run.deadline = None;
+        let Some(stop) = run.stop.as_mut() else {
+            // Starting, and not ready in time: stop it, then fail it.
+            self.begin_stop(id, AfterStop::NotReady, now);
+            return;
+        };
+        if !stop.aborted {
+            stop.aborted = true;
+            if let Some(task) = &run.task {
+                task.abort();
+            }
+            run.deadline =
+                stopping::deadline(now, ABORT_GRACE).map(|at| self.deadlines.arm(id, at));
+            self.report.stop_timeout(&name);
+            return;
+        }
+        // Aborted and still running: it blocks a thread. Report it and let it go.
+        let path = match &child.path {
+            Some(path) => path.to_string(),
+            None => format!("{}/{name}", self.report.path),
+        };
+        self.stopping -= 1;
+        self.report.unstoppable(&name);
+        self.shared.unstopped().push(UnstoppedService {
+            path,
+            name: name.to_string(),
+            token: self.shared.token(id),
+        });
+        self.waiters.notify(id, &Err(SupervisorError::Unstoppable));
+        if let Some(group) = &mut self.group
+            && group.current == Some(id)
+        {
+            group.current = None;
+        }
+        self.group.as_mut().map(|g| g.restart.remove(&id));
+        // Its service is held by the blocked task: the child is reported, not kept.
+        if let Some(child) = self.children.remove(&id)
+            && let Some(handle) = &child.supervisor
+        {
+            handle.mark_stopped();
+        }
+        self.advance_group(now);
+        if self.is_stopping() {
+            self.advance_shutdown(now);
+        }
+    }
+
+    /// Begins stopping every child, for `ending`.
+    fn shutdown(&mut self, ending: Ending, now: Instant) {
+        if self.is_stopping() {
+            return;
+        }
+        let concurrent = self.shared.config.shutdown_order == ShutdownOrder::Concurrent;
+        self.phase = Phase::Stopping(ending);
+        self.queue.clear();
+        self.waiting = None;
+        self.gate = None;
+        self.backoff = None;
+        self.backed_off.clear();
+        self.group = None;
+        self.to_stop.clear();
+        // One pass over the children (a pool may hold a million): the idle ones are marked
+        // stopped and, when stopping concurrently, the live ones told to stop right there.
+        let mut live = Vec::new();
+        for (&id, child) in self.children.iter_mut() {
+            if child.run.is_none() {
+                child.state = ChildState::Stopped;
+            } else if child.is_live() {
+                live.push(id);
+            }
+        }
+        if concurrent {
+            for id in live {
+                self.begin_stop(id, AfterStop::Rest, now);
+            }
+        } else {
+            self.to_stop = live;
+        }
+        self.advance_shutdown(now);
+    }
+
+    /// Stops the next child of a reverse shutdown, or finishes once all have stopped.
+    fn advance_shutdown(&mut self, now: Instant) {
+        let current_busy = |m: &Machine| {
+            m.shared.config.shutdown_order == ShutdownOrder::Reverse && m.stopping > 0
+        };
+        while !current_busy(self) {
+            let Some(id) = self.to_stop.pop() else {
+                break;
+            };
+            if self.children.get(&id).is_some_and(|c| c.is_live()) {
+                self.begin_stop(id, AfterStop::Rest, now);
+            }
+        }
+        if self.stopping == 0
+            && self.to_stop.is_empty()
+            && let Phase::Stopping(_) = self.phase
+        {
+            let Phase::Stopping(ending) = std::mem::replace(&mut self.phase, Phase::Idle) else {
+                return;
+            };
+            self.phase = Phase::Done(ending);
+        }
+    }
+
+    // ---- commands --------------------------------------------------------------------
+
+    fn remove(
+        &mut self,
+        id: u64,
+        waiter: Option<tokio::sync::oneshot::Sender<Result<(), SupervisorError>>>,
+        now: Instant,
+    ) -> Result<(), SupervisorError> {
+        let Some(child) = self.children.get(&id).filter(|c| !c.is_removed()) else {
+            return Err(self.unknown_child());
+        };
+        if let Some(handle) = &child.supervisor {
+            handle.mark_stopped();
+        }
+        if self.waiting == Some(id) {
+            self.waiting = None;
+        }
+        if self.gate == Some(id) {
+            self.gate = None;
+        }
+        if let Some(group) = &mut self.group {
+            group.restart.remove(&id);
+        }
+        if child.run.is_some() {
+            self.begin_stop(id, AfterStop::Remove, now);
+            if let Some(waiter) = waiter {
+                self.waiters.add(id, waiter);
+            }
+        } else {
+            self.forget(id);
+            if let Some(waiter) = waiter {
+                let _ = waiter.send(Ok(()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops, starts or restarts a child by request. `Ok(true)`: answered once its stop is
+    /// done; `Ok(false)`: done already.
+    fn control(
+        &mut self,
+        id: u64,
+        action: Control,
+        now: Instant,
+        spawn: &mut impl Spawn,
+    ) -> Result<bool, SupervisorError> {
+        let stopping_for_good = self.is_stopping();
+        let Some(child) = self.children.get_mut(&id).filter(|c| !c.is_removed()) else {
+            return Err(self.unknown_child());
+        };
+        if stopping_for_good && action != Control::Stop {
+            return Err(SupervisorError::Stopped {
+                supervisor: self.shared.name(),
+            });
+        }
+        match action {
+            Control::Stop => {
+                child.held = true;
+                if child.run.is_none() {
+                    child.state = ChildState::Stopped;
+                    if self.gate == Some(id) {
+                        self.gate = None;
+                    }
+                    return Ok(false);
+                }
+                if self.waiting == Some(id) {
+                    self.waiting = None;
+                }
+                if self.gate == Some(id) {
+                    self.gate = None;
+                }
+                self.begin_stop(id, AfterStop::Rest, now);
+                if let Some(stop) = self
+                    .children
+                    .get_mut(&id)
+                    .and_then(|c| c.run.as_mut())
+                    .and_then(|r| r.stop.as_mut())
+                    && stop.then == AfterStop::Start
+                {
+                    stop.then = AfterStop::Rest;
+                }
+                Ok(true)
+            }
+            Control::Start => {
+                if child.run.is_some()
+                    || matches!(child.state, ChildState::BackedOff | ChildState::Restarting)
+                {
+                    return Err(SupervisorError::ChildRunning {
+                        supervisor: self.shared.name(),
+                        child: child.name.to_string(),
+                    });
+                }
+                child.held = false;
+                self.start(id, now, spawn);
+                Ok(false)
+            }
+            Control::Restart => {
+                child.held = false;
+                if child.is_live() {
+                    if self.waiting == Some(id) {
+                        self.waiting = None;
+                    }
+                    self.begin_stop(id, AfterStop::Start, now);
+                    return Ok(true);
+                }
+                if child.run.is_some() {
+                    // Stopping already: start it again once stopped.
+                    if let Some(stop) = child.run.as_mut().and_then(|r| r.stop.as_mut())
+                        && stop.then == AfterStop::Rest
+                    {
+                        stop.then = AfterStop::Start;
+                    }
+                    return Ok(true);
+                }
+                self.backed_off.retain(|&m| m != id);
+                self.start(id, now, spawn);
+                Ok(false)
+            }
+        }
+    }
+
+    fn unknown_child(&self) -> SupervisorError {
+        SupervisorError::UnknownChild {
+            supervisor: self.shared.name(),
+        }
+    }
+
+    fn children_info(&self, now: Instant) -> Vec<ChildInfo> {
+        self.children
+            .iter()
+            .filter(|(_, c)| !c.is_removed())
+            .map(|(&id, c)| ChildInfo {
+                token: self.shared.token(id),
+                name: c.name.to_string(),
+                path: format!("{}/{}", self.report.path, c.name),
+                state: c.state,
+                restart: c.policy.restart,
+                restarts: c.restarts(),
+                last_error: c.last_error.as_ref().map(LastError::text),
+                uptime: c
+                    .run
+                    .as_ref()
+                    .map(|r| now.saturating_duration_since(r.since)),
+                supervisor: c.supervisor.clone(),
+            })
+            .collect()
+    }
+
+    /// After the serve: children that are supervisors report their own unstopped services.
+    pub(crate) fn nested_unstopped(&self) -> Vec<UnstoppedService> {
+        self.children
+            .values()
+            .filter_map(|c| c.supervisor.as_ref())
+            .flat_map(|handle| handle.unstopped_services())
+            .collect()
+    }
+}

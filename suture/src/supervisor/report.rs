@@ -1,0 +1,147 @@
+//! What a supervisor reports: to `tracing` (target `suture`) and to the event hooks.
+//!
+//! Events are built only when a hook listens; `tracing` filters its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::policy::End;
+use crate::event::{Event, EventKind, EventSink, Restarting};
+use crate::panic::PanicReport;
+
+/// The reporting side of one serve of a supervisor.
+pub(crate) struct Reporter {
+    pub(crate) path: Arc<str>,
+    sink: Arc<EventSink>,
+}
+
+impl Reporter {
+    pub(crate) fn new(path: Arc<str>, sink: Arc<EventSink>) -> Self {
+        Reporter { path, sink }
+    }
+
+    pub(crate) fn sink(&self) -> &Arc<EventSink> {
+        &self.sink
+    }
+
+    /// Delivers an event to the hooks, building it only if one listens.
+    fn emit(&self, kind: impl FnOnce() -> EventKind) {
+        if self.sink.is_active() {
+            let event = Event {
+                supervisor: self.path.clone(),
+                kind: kind(),
+            };
+            self.sink.deliver(&event);
+        }
+    }
+
+    pub(crate) fn started(&self, service: &Arc<str>, restarts: u64) {
+        tracing::debug!(target: "suture", supervisor = %self.path, service = %service, restarts, "service started");
+        self.emit(|| EventKind::Started {
+            service: service.clone(),
+            restarts,
+        });
+    }
+
+    /// How a child ended, and what the supervisor does about it.
+    pub(crate) fn ended(&self, name: &Arc<str>, end: &End, restarting: Restarting, failures: f64) {
+        let sup = &*self.path;
+        match end {
+            End::Panicked(report) => {
+                tracing::error!(
+                    target: "suture",
+                    supervisor = %sup,
+                    service = %name,
+                    panic = %report.message,
+                    location = report.location.as_deref().unwrap_or("unknown"),
+                    ?restarting,
+                    failures,
+                    "service panicked"
+                );
+                self.emit(|| EventKind::Panicked {
+                    service: name.clone(),
+                    message: report.message.to_string(),
+                    location: report.location.clone(),
+                    backtrace: report.backtrace.clone(),
+                    restarting,
+                    failures,
+                });
+            }
+            End::Failed(error) => {
+                tracing::error!(target: "suture", supervisor = %sup, service = %name, error = %format_args!("{error:#}"), ?restarting, failures, "service failed");
+                self.emit(|| EventKind::Terminated {
+                    service: name.clone(),
+                    error: Some(format!("{error:#}")),
+                    restarting,
+                    failures,
+                });
+            }
+            End::Normal | End::DoNotRestart | End::TerminateTree => {
+                tracing::info!(target: "suture", supervisor = %sup, service = %name, ?restarting, "service returned");
+                self.emit(|| EventKind::Terminated {
+                    service: name.clone(),
+                    error: None,
+                    restarting,
+                    failures,
+                });
+            }
+        }
+    }
+
+    pub(crate) fn tree_terminated(&self, service: &Arc<str>) {
+        tracing::warn!(target: "suture", supervisor = %self.path, service = %service, "service asked to terminate the tree");
+        self.emit(|| EventKind::TreeTerminated {
+            service: service.clone(),
+        });
+    }
+
+    pub(crate) fn backoff_started(&self, pause: Duration, failures: f64) {
+        tracing::warn!(target: "suture", supervisor = %self.path, failures, ?pause, "restart intensity exceeded, backing off");
+        self.emit(|| EventKind::BackoffStarted { pause, failures });
+    }
+
+    pub(crate) fn backoff_ended(&self) {
+        tracing::info!(target: "suture", supervisor = %self.path, "backoff ended, resuming restarts");
+        self.emit(|| EventKind::BackoffEnded);
+    }
+
+    pub(crate) fn escalated(&self, failures: f64, threshold: f64) {
+        tracing::error!(target: "suture", supervisor = %self.path, failures, threshold, "restart intensity exceeded, escalating");
+        self.emit(|| EventKind::Escalated {
+            failures,
+            threshold,
+        });
+    }
+
+    pub(crate) fn auto_shutdown(&self, service: &Arc<str>) {
+        tracing::info!(target: "suture", supervisor = %self.path, service = %service, "significant child finished, shutting down");
+    }
+
+    pub(crate) fn stop_timeout(&self, service: &Arc<str>) {
+        tracing::warn!(target: "suture", supervisor = %self.path, service = %service, "service did not stop within its budget, aborted");
+        self.emit(|| EventKind::StopTimeout {
+            service: service.clone(),
+        });
+    }
+
+    pub(crate) fn unstoppable(&self, service: &Arc<str>) {
+        tracing::error!(target: "suture", supervisor = %self.path, service = %service, "service did not stop even when aborted");
+    }
+
+    /// A service's `Drop` panicked; the supervisor carries on.
+    pub(crate) fn drop_panicked(&self, service: &Arc<str>, report: &PanicReport) {
+        tracing::error!(
+            target: "suture",
+            supervisor = %self.path,
+            service = %service,
+            panic = %report.message,
+            location = report.location.as_deref().unwrap_or("unknown"),
+            "service panicked while being dropped"
+        );
+        self.emit(|| EventKind::DropPanicked {
+            service: service.clone(),
+            message: report.message.to_string(),
+            location: report.location.clone(),
+        });
+    }
+}

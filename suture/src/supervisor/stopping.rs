@@ -1,0 +1,181 @@
+//! Stop and ready deadlines, and who waits for a child to stop.
+//!
+//! Children told to stop together share one deadline entry (a pool of a million stopping
+//! at once costs one entry, not a million). An entry counts its live members and is
+//! released as soon as the last of them is done, not when its deadline would have fired:
+//! memory follows live children only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::error::SupervisorError;
+
+/// `now + duration`, or `None` ("never") when that is past the end of time.
+pub(crate) fn deadline(now: Instant, duration: Duration) -> Option<Instant> {
+    now.checked_add(duration)
+}
+
+/// Names one armed deadline entry; never reused, so a stale key finds nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Key {
+    at: Instant,
+    seq: u64,
+}
+
+struct Entry {
+    ids: Vec<u64>,
+    live: usize,
+}
+
+/// The armed deadlines, soonest first.
+#[derive(Default)]
+pub(crate) struct Deadlines {
+    entries: BTreeMap<Key, Entry>,
+    next_seq: u64,
+    /// The newest entry: children armed at the same instant join it.
+    newest: Option<Key>,
+}
+
+impl Deadlines {
+    /// Arms a deadline for child `id` at `at`.
+    pub(crate) fn arm(&mut self, id: u64, at: Instant) -> Key {
+        if let Some(key) = self.newest
+            && key.at == at
+            && let Some(entry) = self.entries.get_mut(&key)
+        {
+            entry.ids.push(id);
+            entry.live += 1;
+            return key;
+        }
+        let key = Key {
+            at,
+            seq: self.next_seq,
+        };
+        self.next_seq += 1;
+        self.entries.insert(
+            key,
+            Entry {
+                ids: vec![id],
+                live: 1,
+            },
+        );
+        self.newest = Some(key);
+        key
+    }
+
+    /// One member of `key` no longer needs it; the entry goes with its last member.
+    pub(crate) fn disarm(&mut self, key: Key) {
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.live -= 1;
+            if entry.live == 0 {
+                self.entries.remove(&key);
+            }
+        }
+    }
+
+    /// When the soonest deadline is.
+    pub(crate) fn next(&self) -> Option<Instant> {
+        self.entries.keys().next().map(|key| key.at)
+    }
+
+    /// Takes the soonest entry if it is due at `now`: its key and its members (some of
+    /// which may have finished meanwhile; the caller checks each against its key).
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Key, Vec<u64>)> {
+        let entry = self.entries.first_entry()?;
+        if entry.key().at > now {
+            return None;
+        }
+        let (key, entry) = entry.remove_entry();
+        Some((key, entry.ids))
+    }
+
+    /// How many entries are armed (for tests of memory use).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+type Waiter = oneshot::Sender<Result<(), SupervisorError>>;
+
+/// Who waits for which child to stop. Rare, so kept here rather than in every child.
+#[derive(Default)]
+pub(crate) struct Waiters(HashMap<u64, Vec<Waiter>>);
+
+impl Waiters {
+    pub(crate) fn add(&mut self, id: u64, waiter: Waiter) {
+        self.0.entry(id).or_default().push(waiter);
+    }
+
+    /// Answers whoever waits for `id` (usually nobody: no lookup then).
+    pub(crate) fn notify(&mut self, id: u64, result: &Result<(), SupervisorError>) {
+        if self.0.is_empty() {
+            return;
+        }
+        for waiter in self.0.remove(&id).into_iter().flatten() {
+            let _ = waiter.send(result.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_stopped_together_share_an_entry() {
+        let now = Instant::now();
+        let mut deadlines = Deadlines::default();
+        let a = deadlines.arm(1, now);
+        let b = deadlines.arm(2, now);
+        assert_eq!(a, b);
+        assert_eq!(deadlines.len(), 1);
+        assert_eq!(deadlines.pop_due(now), Some((a, vec![1, 2])));
+        assert_eq!(deadlines.next(), None);
+    }
+
+    #[test]
+    fn an_entry_is_released_with_its_last_member() {
+        let now = Instant::now();
+        let mut deadlines = Deadlines::default();
+        let key = deadlines.arm(1, now + Duration::from_secs(3600));
+        deadlines.arm(2, now + Duration::from_secs(3600));
+        deadlines.disarm(key);
+        assert_eq!(deadlines.len(), 1);
+        deadlines.disarm(key);
+        assert_eq!(deadlines.len(), 0);
+        // A stale key (already released) finds nothing, even at the same instant.
+        let fresh = deadlines.arm(3, now + Duration::from_secs(3600));
+        deadlines.disarm(key);
+        assert_eq!(deadlines.len(), 1);
+        assert_ne!(fresh, key);
+    }
+
+    #[test]
+    fn many_stops_one_after_another_keep_no_memory() {
+        let now = Instant::now();
+        let mut deadlines = Deadlines::default();
+        for id in 0..100_000 {
+            let key = deadlines.arm(id, now + Duration::from_secs(3600));
+            deadlines.disarm(key);
+        }
+        assert_eq!(deadlines.len(), 0);
+    }
+
+    #[test]
+    fn nothing_is_due_before_its_time() {
+        let now = Instant::now();
+        let mut deadlines = Deadlines::default();
+        deadlines.arm(1, now + Duration::from_secs(1));
+        assert_eq!(deadlines.pop_due(now), None);
+        assert!(deadlines.pop_due(now + Duration::from_secs(1)).is_some());
+    }
+
+    #[test]
+    fn a_deadline_past_the_end_of_time_is_never() {
+        assert_eq!(deadline(Instant::now(), Duration::MAX), None);
+    }
+}
