@@ -16,7 +16,7 @@ use crate::service::{self, Service};
 use crate::spec::ChildSpec;
 use crate::tree::{ChildInfo, ChildToken, TreeNode, UnstoppedService};
 
-/// A cloneable handle to a [`Supervisor`]: add, remove and inspect children from anywhere.
+/// A cloneable handle to a [`Supervisor`](crate::Supervisor): add, remove and inspect children from anywhere.
 ///
 /// Every method returns a typed error instead of panicking or hanging.
 ///
