@@ -1,6 +1,7 @@
 //! [`run`] and [`Runner`]: serve a root service as the program's entry point, until SIGINT or
 //! SIGTERM, then shut it down gracefully and turn the outcome into the process's exit status.
 
+mod logging;
 mod signals;
 
 use std::fmt;
@@ -24,7 +25,8 @@ use self::signals::SignalWatcher;
 /// The one-line form of [`Runner`]: `Runner::new().run(root)`. See [`Runner::run`] for
 /// everything it does: the exit statuses (0 after a clean stop, 1 when the root failed or
 /// services would not stop, 130 / 143 when a second signal forced the exit), the cases where
-/// it exits the process itself, and the limits on a current-thread runtime.
+/// it exits the process itself, the default logging, and the limits on a current-thread
+/// runtime.
 ///
 /// # Panics
 ///
@@ -54,11 +56,13 @@ pub async fn run<S: Service>(root: S) -> ExitCode {
     Runner::new().run(root).await
 }
 
-/// [`run`] with options: more ways to ask for shutdown, and a callback once the tree is up.
+/// [`run`] with options: more ways to ask for shutdown, a callback once the tree is up, and
+/// the default logging switched off.
 ///
 /// Names: `shutdown_on` rather than axum's `with_graceful_shutdown`, because the future is
 /// one more trigger beside SIGINT and SIGTERM (calling it again adds another), not the only
-/// one; `on_ready` after systemd's `READY=1`, which is what it is for.
+/// one; `on_ready` after systemd's `READY=1`, which is what it is for; `default_logging`
+/// names the thing switched, as the crate's builders name their settings.
 ///
 /// # Examples
 ///
@@ -92,10 +96,12 @@ pub async fn run<S: Service>(root: S) -> ExitCode {
 pub struct Runner {
     shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     on_ready: Option<Box<dyn FnOnce(SupervisorHandle) + Send>>,
+    default_logging: bool,
 }
 
 impl Runner {
-    /// A runner with the defaults of [`run`]: SIGINT and SIGTERM only, no ready callback.
+    /// A runner with the defaults of [`run`]: SIGINT and SIGTERM only, no ready callback,
+    /// default logging on (with the `default-logging` feature).
     ///
     /// # Examples
     ///
@@ -110,6 +116,7 @@ impl Runner {
         Runner {
             shutdown: None,
             on_ready: None,
+            default_logging: true,
         }
     }
 
@@ -138,6 +145,7 @@ impl Runner {
     /// stop.cancel(); // for the example: stop as soon as it runs
     /// let code = Runner::new()
     ///     .shutdown_on(stop.cancelled_owned())
+    ///     .default_logging(false)
     ///     .run(app)
     ///     .await;
     /// assert_eq!(code, ExitCode::SUCCESS);
@@ -189,6 +197,7 @@ impl Runner {
     ///     .shutdown_on(async move {
     ///         assert_eq!(is_up.await.unwrap(), "app");
     ///     })
+    ///     .default_logging(false)
     ///     .run(app)
     ///     .await;
     /// assert_eq!(code, ExitCode::SUCCESS);
@@ -196,6 +205,28 @@ impl Runner {
     /// ```
     pub fn on_ready(mut self, callback: impl FnOnce(SupervisorHandle) + Send + 'static) -> Self {
         self.on_ready = Some(Box::new(callback));
+        self
+    }
+
+    /// Whether [`run`](Self::run) installs a `tracing-subscriber` fmt subscriber when the
+    /// program has set none (default `true`).
+    ///
+    /// The subscriber honours `RUST_LOG` (default `info`) and writes to stderr, in colour
+    /// only on a terminal and without `NO_COLOR`. A program that sets its own subscriber
+    /// before `run` keeps it either way. Without the `default-logging` feature (on by
+    /// default) nothing is installed and this setting does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> std::process::ExitCode {
+    /// # let app = suture::Supervisor::builder("app").build().unwrap();
+    /// // Events still go to `tracing`; whoever subscribes shows them.
+    /// suture::Runner::new().default_logging(false).run(app).await
+    /// # }
+    /// ```
+    pub fn default_logging(mut self, install: bool) -> Self {
+        self.default_logging = install;
         self
     }
 
@@ -272,7 +303,11 @@ impl Runner {
         let Runner {
             mut shutdown,
             mut on_ready,
+            default_logging,
         } = self;
+        if default_logging {
+            logging::install_default();
+        }
         let token = CancellationToken::new();
         // Before the root starts: a signal from here on is a request to stop, not a death.
         let _watcher = match SignalWatcher::start(token.clone()).await {
@@ -379,6 +414,7 @@ impl fmt::Debug for Runner {
         f.debug_struct("Runner")
             .field("shutdown_on", &self.shutdown.is_some())
             .field("on_ready", &self.on_ready.is_some())
+            .field("default_logging", &self.default_logging)
             .finish()
     }
 }
