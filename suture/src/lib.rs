@@ -29,7 +29,7 @@ pub use error::{
     SupervisorError,
 };
 pub use event::{Event, EventHook, EventKind, Restarting};
-pub use run::run;
+pub use run::{Runner, run};
 pub use service::{Service, ServiceFn, service_fn};
 pub use spec::{AutoShutdown, ChildSpec, OnExceeded, Restart, Shutdown, ShutdownOrder, Strategy};
 pub use supervisor::{Supervisor, SupervisorBuilder, SupervisorHandle};
