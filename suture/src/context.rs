@@ -183,8 +183,7 @@ impl fmt::Debug for Context {
 pub(crate) struct ReadySignal(Mutex<Option<Box<dyn FnOnce() + Send>>>);
 
 impl ReadySignal {
-    // A root's readiness, for `run`'s on-ready callback.
-    #[allow(dead_code)]
+    /// A root's readiness, for `run`'s on-ready callback.
     pub(crate) fn new() -> (Arc<Self>, oneshot::Receiver<()>) {
         let (tx, rx) = oneshot::channel();
         let fire = move || {
