@@ -1128,3 +1128,221 @@ impl Machine {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The machine alone, without tokio: inputs in, effects and state out.
+
+    use std::collections::HashMap;
+
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::event::EventSink;
+    use crate::service::{self, service_fn};
+    use crate::spec::ChildSpec;
+    use crate::supervisor::{Supervisor, SupervisorBuilder};
+
+    /// Records what was started, and keeps each run's service to hand back at its end.
+    #[derive(Default)]
+    struct Fake {
+        started: Vec<u64>,
+        services: HashMap<u64, Box<dyn DynService>>,
+    }
+
+    impl Spawn for Fake {
+        fn spawn(
+            &mut self,
+            id: u64,
+            _runs: u64,
+            service: Box<dyn DynService>,
+            _token: CancellationToken,
+            _path: Arc<str>,
+            _ready_gated: bool,
+        ) -> Option<AbortHandle> {
+            self.started.push(id);
+            self.services.insert(id, service);
+            None
+        }
+    }
+
+    struct Rig {
+        sup: Supervisor,
+        fake: Fake,
+        now: Instant,
+    }
+
+    impl Rig {
+        fn new(builder: SupervisorBuilder) -> Rig {
+            let sup = builder.build().unwrap();
+            Rig {
+                sup,
+                fake: Fake::default(),
+                now: Instant::now(),
+            }
+        }
+
+        fn machine(&mut self) -> &mut Machine {
+            &mut self.sup.machine
+        }
+
+        fn begin(&mut self) {
+            let report = Reporter::new(Arc::from("app"), EventSink::new(None, None));
+            let now = self.now;
+            self.sup.machine.begin(report, now, &mut self.fake);
+        }
+
+        fn add(&mut self, id: u64, spec: ChildSpec) {
+            let svc = service::boxed(service_fn("c", |_ctx| async { Ok(()) }));
+            let child = Child::new(Arc::from("c"), svc, spec);
+            let now = self.now;
+            self.sup
+                .machine
+                .on_command(Command::Add { id, child }, now, &mut self.fake);
+        }
+
+        /// The run of `id` ends with `outcome`.
+        fn end(&mut self, id: u64, outcome: Outcome) {
+            let service = self.fake.services.remove(&id).expect("it runs");
+            let now = self.now;
+            self.sup
+                .machine
+                .on_exit(id, service, outcome, now, &mut self.fake);
+        }
+
+        fn fail(&mut self, id: u64) {
+            self.end(id, Outcome::Returned(Err(ServiceError::msg("boom"))));
+        }
+
+        fn state(&mut self, id: u64) -> ChildState {
+            self.machine().children[&id].state
+        }
+    }
+
+    #[test]
+    fn memory_follows_live_children_through_many_stops() {
+        let mut rig = Rig::new(Supervisor::builder("app").shutdown(Duration::from_secs(3600)));
+        rig.begin();
+        for id in 0..100_000 {
+            rig.add(id, ChildSpec::new());
+            let (reply, mut answer) = oneshot::channel();
+            let now = rig.now;
+            rig.sup.machine.on_command(
+                Command::Remove {
+                    id,
+                    reply,
+                    stopped: None,
+                },
+                now,
+                &mut rig.fake,
+            );
+            assert_eq!(answer.try_recv(), Ok(Ok(())));
+            rig.end(id, Outcome::Returned(Ok(())));
+        }
+        assert_eq!(rig.sup.machine.deadlines.len(), 0);
+        assert!(rig.sup.machine.children.is_empty());
+        assert_eq!(rig.sup.machine.stopping, 0);
+    }
+
+    #[test]
+    fn a_ready_gated_child_holds_the_next_through_its_restarts() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        rig.add(0, ChildSpec::new().ready_within(Duration::from_secs(5)));
+        rig.add(1, ChildSpec::new());
+        rig.begin();
+        assert_eq!(rig.fake.started, [0]);
+        rig.fail(0);
+        assert_eq!(rig.fake.started, [0, 0], "restarted; the next still waits");
+        assert_eq!(rig.state(1), ChildState::Stopped);
+        let now = rig.now;
+        rig.sup.machine.on_ready(0, 2, now, &mut rig.fake);
+        assert_eq!(rig.fake.started, [0, 0, 1]);
+        assert!(rig.machine().take_started(), "start-up is complete");
+    }
+
+    #[test]
+    fn requests_are_answered_while_a_child_is_not_ready() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        rig.add(0, ChildSpec::new().ready_within(Duration::from_secs(5)));
+        rig.begin();
+        let (reply, mut answer) = oneshot::channel();
+        let now = rig.now;
+        rig.sup
+            .machine
+            .on_command(Command::Children { reply }, now, &mut rig.fake);
+        let children = answer.try_recv().expect("answered at once");
+        assert_eq!(children[0].state, ChildState::Starting);
+    }
+
+    #[test]
+    fn a_ready_deadline_missed_is_a_failed_start() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        rig.add(0, ChildSpec::new().ready_within(Duration::from_secs(5)));
+        rig.begin();
+        let later = rig.now + Duration::from_secs(5);
+        assert_eq!(rig.machine().next_wakeup(), Some(later));
+        rig.sup.machine.on_time(later, &mut rig.fake);
+        assert_eq!(rig.state(0), ChildState::Stopping);
+        rig.now = later;
+        rig.end(0, Outcome::Aborted);
+        assert_eq!(rig.fake.started, [0, 0], "restarted by the policy");
+        let last = rig.machine().children[&0]
+            .last_error
+            .as_ref()
+            .unwrap()
+            .text();
+        assert!(last.contains("ready"), "{last}");
+    }
+
+    #[test]
+    fn endless_durations_mean_never_and_never_panic() {
+        let mut rig = Rig::new(
+            Supervisor::builder("app")
+                .intensity(1, Duration::MAX)
+                .backoff(Duration::MAX)
+                .shutdown(Duration::MAX),
+        );
+        rig.add(0, ChildSpec::new());
+        rig.begin();
+        rig.fail(0);
+        rig.fail(0);
+        assert_eq!(rig.state(0), ChildState::BackedOff);
+        assert_eq!(rig.machine().next_wakeup(), None, "backed off for ever");
+        let now = rig.now;
+        rig.sup.machine.on_cancel(now);
+        assert!(rig.machine().take_ending().is_some(), "nothing ran: done");
+    }
+
+    #[test]
+    fn a_stopped_child_touches_no_sibling_and_counts_nothing() {
+        let mut rig = Rig::new(
+            Supervisor::builder("app")
+                .strategy(Strategy::OneForAll)
+                .intensity(1, Duration::from_secs(30))
+                .on_exceeded(OnExceeded::Escalate),
+        );
+        rig.add(0, ChildSpec::new());
+        rig.add(1, ChildSpec::new());
+        rig.begin();
+        for _ in 0..3 {
+            let (reply, _answer) = oneshot::channel();
+            let now = rig.now;
+            rig.sup.machine.on_command(
+                Command::Control {
+                    id: 0,
+                    action: Control::Restart,
+                    reply,
+                },
+                now,
+                &mut rig.fake,
+            );
+            rig.end(0, Outcome::Returned(Ok(())));
+        }
+        assert_eq!(rig.fake.started, [0, 1, 0, 0, 0]);
+        assert_eq!(rig.state(1), ChildState::Running);
+        assert!(
+            !rig.machine().is_stopping(),
+            "nothing counted: no escalation"
+        );
+    }
+}
