@@ -1,9 +1,9 @@
 //! Capturing the message and location of a supervised service's panic.
 //!
 //! A process-wide panic hook, installed once, checks a thread-local flag that is set only
-//! while a supervised service is being polled. For those panics it records the message,
-//! location and (when enabled) backtrace for the supervisor's event instead of printing
-//! them; every other panic goes to the hook that was there before.
+//! while a supervised service is being called (`serve`) or polled. For those panics it
+//! records the message, location and (when enabled) backtrace for the supervisor's event
+//! instead of printing them; every other panic goes to the hook that was there before.
 //!
 //! The backtrace is kept unresolved: a panic pays for the stack walk only, and symbols are
 //! looked up the first time someone formats it (most never are).
@@ -60,7 +60,7 @@ fn capture(info: &PanicHookInfo<'_>) {
     CAPTURED.with_borrow_mut(|slot| *slot = Some(captured));
 }
 
-/// Marks the current thread as polling a supervised service until dropped.
+/// Marks the current thread as calling or polling a supervised service until dropped.
 pub(crate) struct SupervisedScope {
     previous: bool,
 }
