@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p suture-bench                     # every workload
-//! cargo run --release -p suture-bench -- --quick          # W1a, W1b, W2 100k, W3: under a minute
+//! cargo run --release -p suture-bench -- --quick          # W1a, W1b (both ways), W2 100k, W3
 //! cargo run --release -p suture-bench -- --workload W1a   # one (or a comma list)
 //! ```
 //!
@@ -12,8 +12,14 @@
 //! interleaved so that drift on a shared machine hits both alike. Workloads that measure
 //! memory or start-up of many tasks run in a fresh process per repetition, so that one
 //! measurement's freed memory does not flatter the next.
+//!
+//! W1b runs twice, each repetition in a fresh process with `RUST_BACKTRACE` set for it (std
+//! reads it once per process): `W1b` without backtraces (`RUST_BACKTRACE=0`), `W1b-backtrace`
+//! with them (`RUST_BACKTRACE=1`), where both the supervisor and the floor's panic hook
+//! capture one, unresolved. A `system=env` line says what the bench itself was started with.
 #![allow(clippy::print_stdout)] // the bench's output is its product
 
+use std::backtrace::{Backtrace, BacktraceStatus};
 use std::io::Write;
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
@@ -63,7 +69,7 @@ fn main() -> ExitCode {
 fn usage(problem: &str) -> ExitCode {
     eprintln!("suture-bench: {problem}");
     eprintln!(
-        "usage: suture-bench [--quick] [--workload W1a,W1b,W1a-log,W2-100k,W2-1M,W3,idle,flat]"
+        "usage: suture-bench [--quick] [--workload W1a,W1b,W1b-backtrace,W1a-log,W2-100k,W2-1M,W3,idle,flat]"
     );
     ExitCode::from(2)
 }
@@ -81,17 +87,20 @@ fn run_all(options: &Options) -> ExitCode {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         if quick { "quick" } else { "full" }
     );
-    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
-        println!(
-            "# note: RUST_BACKTRACE is set: supervised panics capture a backtrace (W1b pays for it)"
-        );
-    }
+    // W1b sets it for itself; for the other workloads, say what they ran with.
+    println!(
+        "system=env rust_backtrace={}",
+        std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "unset".to_owned())
+    );
     let mut ok = true;
     if wanted("W1a", true) {
         ok &= restart_workload("W1a", w1_reps, Fault::Error, false);
     }
     if wanted("W1b", true) {
-        ok &= restart_workload("W1b", w1_reps, Fault::Panic, false);
+        ok &= panic_workload("W1b", w1_reps, false);
+    }
+    if wanted("W1b-backtrace", true) {
+        ok &= panic_workload("W1b-backtrace", w1_reps, true);
     }
     if wanted("W1a-log", false) {
         ok &= restart_workload("W1a-log", w1_reps, Fault::Error, true);
@@ -232,13 +241,16 @@ async fn floor_restart_cycle(fault: Fault, cycles: u64) -> f64 {
     began.elapsed().as_nanos() as f64 / cycles as f64
 }
 
+/// What the floor's panic hook keeps: message, location, backtrace.
+type FloorPanic = (String, String, Option<Arc<Backtrace>>);
+
 thread_local! {
-    static FLOOR_PANIC: std::cell::RefCell<Option<(String, String)>> =
+    static FLOOR_PANIC: std::cell::RefCell<Option<FloorPanic>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// The floor's panic hook does what a supervisor needs at least: keep the message and the
-/// location, silently.
+/// location, silently, and the backtrace (unresolved) when `RUST_BACKTRACE` asks for one.
 fn install_floor_hook() {
     std::panic::set_hook(Box::new(|info| {
         let message = info
@@ -247,15 +259,47 @@ fn install_floor_hook() {
             .map(|s| (*s).to_owned())
             .unwrap_or_default();
         let location = info.location().map(|l| l.to_string()).unwrap_or_default();
-        FLOOR_PANIC.with_borrow_mut(|slot| *slot = Some((message, location)));
+        let backtrace = Backtrace::capture();
+        let backtrace =
+            (backtrace.status() == BacktraceStatus::Captured).then(|| Arc::new(backtrace));
+        FLOOR_PANIC.with_borrow_mut(|slot| *slot = Some((message, location, backtrace)));
     }));
 }
 
+/// W1b, each repetition in a fresh process with `RUST_BACKTRACE` set to ask for backtraces
+/// or not: std reads it once per process.
+fn panic_workload(workload: &str, reps: usize, backtraces: bool) -> bool {
+    let (mut ours, mut floors) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let Some(figures) = in_child_with("w1b", |command| {
+            command
+                .env("RUST_BACKTRACE", if backtraces { "1" } else { "0" })
+                .env_remove("RUST_LIB_BACKTRACE");
+        }) else {
+            return false;
+        };
+        floors.push(figures[0]);
+        ours.push(figures[1]);
+    }
+    let (ours, floor) = (median(ours), median(floors));
+    line("tokio-floor", workload, "restart_cycle", floor, "ns", None);
+    line("suture", workload, "restart_cycle", ours, "ns", Some(floor));
+    true
+}
+
+/// One W1b repetition, in this (fresh) process: `floor_ns suture_ns`.
+fn w1b_child() -> (f64, f64) {
+    let rt = runtime();
+    install_floor_hook();
+    let floor = on_worker(&rt, floor_restart_cycle(Fault::Panic, CYCLES));
+    let ours = on_worker(&rt, suture_restart_cycle(Fault::Panic, CYCLES));
+    (floor, ours)
+}
+
+/// W1a (W1a-log with `logging`), its repetitions in this process; W1b has its own
+/// processes ([`panic_workload`]).
 fn restart_workload(workload: &str, reps: usize, fault: Fault, logging: bool) -> bool {
     let rt = runtime();
-    if matches!(fault, Fault::Panic) {
-        install_floor_hook();
-    }
     let (mut ours, mut floors) = (Vec::new(), Vec::new());
     for _ in 0..reps {
         floors.push(on_worker(&rt, floor_restart_cycle(fault, CYCLES)));
@@ -608,8 +652,16 @@ fn flat_child() -> (f64, f64) {
 
 /// Runs one repetition in a fresh copy of this program; its figures, space-separated.
 fn in_child(spec: &str) -> Option<Vec<f64>> {
+    in_child_with(spec, |_| {})
+}
+
+/// [`in_child`], with the child's command adjusted first (e.g. its environment).
+fn in_child_with(spec: &str, configure: impl FnOnce(&mut Command)) -> Option<Vec<f64>> {
     let exe = std::env::current_exe().ok()?;
-    let output = Command::new(exe).args(["--child", spec]).output().ok()?;
+    let mut command = Command::new(exe);
+    command.args(["--child", spec]);
+    configure(&mut command);
+    let output = command.output().ok()?;
     if !output.status.success() {
         eprintln!(
             "suture-bench: `{spec}` failed: {}",
@@ -634,6 +686,10 @@ fn child(spec: &str) -> ExitCode {
             Err(_) => return usage("bad child spec"),
         },
         ["w1log"] => vec![w1_logged_child()],
+        ["w1b"] => {
+            let (floor, ours) = w1b_child();
+            vec![floor, ours]
+        }
         ["w3"] => {
             let (a, b) = w3_child();
             vec![a, b]

@@ -39,7 +39,9 @@ pub type ServiceResult = Result<(), ServiceError>;
 ///
 /// Any `std::error::Error + Send + Sync + 'static` converts into it, so `?` works inside
 /// `serve`. Two special outcomes ask the supervisor for more than a restart:
-/// [`ServiceError::do_not_restart`] and [`ServiceError::terminate_tree`].
+/// [`ServiceError::do_not_restart`] and [`ServiceError::terminate_tree`]. They keep their
+/// meaning when wrapped, as Go's `errors.Is` finds them: boxed (into a [`BoxError`]), given to
+/// [`ServiceError::new`], or as the [`source`](StdError::source) of another error at any depth.
 ///
 /// Like `anyhow::Error`, `ServiceError` does not implement `std::error::Error` itself (that
 /// would forbid the blanket conversion); [`ServiceError::source_error`] exposes the cause.
@@ -65,6 +67,13 @@ enum Kind {
     DoNotRestart,
     TerminateTree,
     Failed(BoxError),
+}
+
+/// One of the two outcomes that ask the supervisor for more than a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Special {
+    DoNotRestart,
+    TerminateTree,
 }
 
 impl ServiceError {
@@ -140,21 +149,26 @@ impl ServiceError {
         }
     }
 
-    /// Whether this is the [`do_not_restart`](Self::do_not_restart) outcome.
+    /// Whether this is the [`do_not_restart`](Self::do_not_restart) outcome, even wrapped: the
+    /// failure, or an error in its [`source`](StdError::source) chain, is its boxed form.
     ///
     /// # Examples
     ///
     /// ```
-    /// use suture::ServiceError;
+    /// use suture::{BoxError, ServiceError};
     ///
     /// assert!(ServiceError::do_not_restart().is_do_not_restart());
     /// assert!(!ServiceError::msg("boom").is_do_not_restart());
+    ///
+    /// let boxed: BoxError = ServiceError::do_not_restart().into();
+    /// assert!(ServiceError::new(boxed).is_do_not_restart());
     /// ```
     pub fn is_do_not_restart(&self) -> bool {
-        matches!(self.kind, Kind::DoNotRestart)
+        self.special() == Some(Special::DoNotRestart)
     }
 
-    /// Whether this is the [`terminate_tree`](Self::terminate_tree) outcome.
+    /// Whether this is the [`terminate_tree`](Self::terminate_tree) outcome, even wrapped (as
+    /// for [`is_do_not_restart`](Self::is_do_not_restart)).
     ///
     /// # Examples
     ///
@@ -163,9 +177,28 @@ impl ServiceError {
     ///
     /// assert!(ServiceError::terminate_tree().is_terminate_tree());
     /// assert!(!ServiceError::msg("boom").is_terminate_tree());
+    /// assert!(ServiceError::new(ServiceError::terminate_tree()).is_terminate_tree());
     /// ```
     pub fn is_terminate_tree(&self) -> bool {
-        matches!(self.kind, Kind::TerminateTree)
+        self.special() == Some(Special::TerminateTree)
+    }
+
+    /// The special outcome this is, directly or wrapped.
+    fn special(&self) -> Option<Special> {
+        match &self.kind {
+            Kind::DoNotRestart => Some(Special::DoNotRestart),
+            Kind::TerminateTree => Some(Special::TerminateTree),
+            Kind::Failed(error) => {
+                let mut next: Option<&(dyn StdError + 'static)> = Some(error.as_ref());
+                while let Some(error) = next {
+                    if let Some(outcome) = error.downcast_ref::<SpecialOutcome>() {
+                        return Some(outcome.0);
+                    }
+                    next = error.source();
+                }
+                None
+            }
+        }
     }
 
     /// The error that caused the failure; `None` for the two special outcomes.
@@ -199,7 +232,8 @@ impl ServiceError {
     }
 
     /// Turns the failure into its boxed cause; the special outcomes become a small error
-    /// saying which they were.
+    /// saying which they were, which [`is_do_not_restart`](Self::is_do_not_restart) and
+    /// [`is_terminate_tree`](Self::is_terminate_tree) still recognise once it is wrapped.
     ///
     /// # Examples
     ///
@@ -208,11 +242,16 @@ impl ServiceError {
     ///
     /// let boxed = ServiceError::msg("boom").into_boxed();
     /// assert_eq!(boxed.to_string(), "boom");
+    ///
+    /// let boxed = ServiceError::do_not_restart().into_boxed();
+    /// assert_eq!(boxed.to_string(), "service asked not to be restarted");
+    /// assert!(ServiceError::new(boxed).is_do_not_restart());
     /// ```
     pub fn into_boxed(self) -> BoxError {
         match self.kind {
             Kind::Failed(e) => e,
-            _ => Box::new(Message(Cow::Owned(self.to_string()))),
+            Kind::DoNotRestart => Box::new(SpecialOutcome(Special::DoNotRestart)),
+            Kind::TerminateTree => Box::new(SpecialOutcome(Special::TerminateTree)),
         }
     }
 }
@@ -240,8 +279,8 @@ impl From<ServiceError> for Box<dyn StdError + 'static> {
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            Kind::DoNotRestart => f.write_str("service asked not to be restarted"),
-            Kind::TerminateTree => f.write_str("service asked to terminate the supervisor tree"),
+            Kind::DoNotRestart => fmt::Display::fmt(&SpecialOutcome(Special::DoNotRestart), f),
+            Kind::TerminateTree => fmt::Display::fmt(&SpecialOutcome(Special::TerminateTree), f),
             Kind::Failed(e) => {
                 fmt::Display::fmt(e, f)?;
                 // Show the chain, as `anyhow`'s alternate form does, so logs keep the causes.
@@ -279,6 +318,22 @@ impl fmt::Display for Message {
 }
 
 impl StdError for Message {}
+
+/// The boxed form of a special outcome ([`ServiceError::into_boxed`]): it remembers which it
+/// was, so that the outcome survives being wrapped.
+#[derive(Debug)]
+struct SpecialOutcome(Special);
+
+impl fmt::Display for SpecialOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Special::DoNotRestart => "service asked not to be restarted",
+            Special::TerminateTree => "service asked to terminate the supervisor tree",
+        })
+    }
+}
+
+impl StdError for SpecialOutcome {}
 
 /// A request to a supervisor that it refused.
 ///
@@ -501,3 +556,73 @@ pub struct IntensityExceeded {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not ready within {0:?}")]
 pub struct NotReady(pub Duration);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user error whose cause is another error, as `#[source]` makes one.
+    #[derive(Debug)]
+    struct Wrapper(BoxError);
+
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("while serving")
+        }
+    }
+
+    impl StdError for Wrapper {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(self.0.as_ref())
+        }
+    }
+
+    /// `outcome` wrapped each way: in `new`, boxed, as a source, as a source's source.
+    fn wrapped(outcome: fn() -> ServiceError) -> [ServiceError; 4] {
+        let boxed: BoxError = outcome().into();
+        [
+            ServiceError::new(outcome()),
+            ServiceError::new(boxed),
+            ServiceError::from(Wrapper(outcome().into())),
+            ServiceError::from(Wrapper(Box::new(Wrapper(outcome().into_boxed())))),
+        ]
+    }
+
+    #[test]
+    fn do_not_restart_keeps_its_meaning_when_wrapped() {
+        for error in wrapped(ServiceError::do_not_restart) {
+            assert!(error.is_do_not_restart(), "{error:?}");
+            assert!(!error.is_terminate_tree(), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn terminate_tree_keeps_its_meaning_when_wrapped() {
+        for error in wrapped(ServiceError::terminate_tree) {
+            assert!(error.is_terminate_tree(), "{error:?}");
+            assert!(!error.is_do_not_restart(), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_failures_are_neither_outcome_however_wrapped() {
+        for error in wrapped(|| ServiceError::msg("service asked not to be restarted")) {
+            assert!(!error.is_do_not_restart(), "{error:?}");
+            assert!(!error.is_terminate_tree(), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn the_boxed_outcome_says_which_it_was() {
+        let boxed = ServiceError::terminate_tree().into_boxed();
+        assert_eq!(
+            boxed.to_string(),
+            ServiceError::terminate_tree().to_string()
+        );
+        let wrapped = ServiceError::new(Wrapper(boxed));
+        assert_eq!(
+            format!("{wrapped:#}"),
+            "while serving: service asked to terminate the supervisor tree"
+        );
+    }
+}

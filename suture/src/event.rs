@@ -1,5 +1,6 @@
 //! Events: what a supervisor reports, to `tracing` (target `suture`) and to event hooks.
 
+use std::backtrace::Backtrace;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -88,8 +89,11 @@ pub enum Restarting {
 ///
 /// fn log(event: &Event) {
 ///     match &event.kind {
-///         EventKind::Panicked { service, message, location, .. } => {
+///         EventKind::Panicked { service, message, location, backtrace, .. } => {
 ///             eprintln!("{}/{service} panicked at {location:?}: {message}", event.supervisor);
+///             if let Some(backtrace) = backtrace {
+///                 eprintln!("{backtrace}"); // symbols are resolved here, not at the panic
+///             }
 ///         }
 ///         EventKind::BackoffStarted { pause, .. } => eprintln!("pausing restarts for {pause:?}"),
 ///         other => eprintln!("{other:?}"),
@@ -116,8 +120,13 @@ pub enum EventKind {
         message: String,
         /// Where it panicked, `file:line:col`, when known.
         location: Option<String>,
-        /// The backtrace, when `RUST_BACKTRACE` enabled one.
-        backtrace: Option<String>,
+        /// The backtrace, when `RUST_BACKTRACE` (or `RUST_LIB_BACKTRACE`) enabled one, as
+        /// [`Backtrace::capture`] decides.
+        ///
+        /// It is captured unresolved: its symbols are looked up the first time it is
+        /// formatted (`{backtrace}`), which is slow once and then cached; a panic nobody
+        /// formats costs only the stack walk. Shared, so that cloning the event is cheap.
+        backtrace: Option<Arc<Backtrace>>,
         /// Whether it will run again.
         restarting: Restarting,
         /// The supervisor's decayed failure count after this failure.

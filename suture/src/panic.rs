@@ -1,9 +1,12 @@
 //! Capturing the message and location of a supervised service's panic.
 //!
 //! A process-wide panic hook, installed once, checks a thread-local flag that is set only
-//! while a supervised service is being polled. For those panics it records the message,
-//! location and (when enabled) backtrace for the supervisor's event instead of printing
-//! them; every other panic goes to the hook that was there before.
+//! while a supervised service is being called (`serve`) or polled. For those panics it
+//! records the message, location and (when enabled) backtrace for the supervisor's event
+//! instead of printing them; every other panic goes to the hook that was there before.
+//!
+//! The backtrace is kept unresolved: a panic pays for the stack walk only, and symbols are
+//! looked up the first time someone formats it (most never are).
 
 use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
@@ -19,7 +22,7 @@ thread_local! {
 /// What only the hook can see. The message is read from the payload once it is caught.
 struct Captured {
     location: Option<String>,
-    backtrace: Option<String>,
+    backtrace: Option<Arc<Backtrace>>,
 }
 
 /// A panic of a supervised service, as its supervisor reports it.
@@ -27,7 +30,8 @@ pub(crate) struct PanicReport {
     /// Shared, so that the child's last error keeps it without a copy.
     pub(crate) message: Arc<str>,
     pub(crate) location: Option<String>,
-    pub(crate) backtrace: Option<String>,
+    /// Unresolved until formatted; shared with the event (and its clones).
+    pub(crate) backtrace: Option<Arc<Backtrace>>,
     pub(crate) payload: Box<dyn Any + Send>,
 }
 
@@ -50,12 +54,13 @@ fn capture(info: &PanicHookInfo<'_>) {
     let backtrace = Backtrace::capture();
     let captured = Captured {
         location: info.location().map(|l| l.to_string()),
-        backtrace: (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string()),
+        // Not formatted here: that would resolve every frame's symbols, per panic.
+        backtrace: (backtrace.status() == BacktraceStatus::Captured).then(|| Arc::new(backtrace)),
     };
     CAPTURED.with_borrow_mut(|slot| *slot = Some(captured));
 }
 
-/// Marks the current thread as polling a supervised service until dropped.
+/// Marks the current thread as calling or polling a supervised service until dropped.
 pub(crate) struct SupervisedScope {
     previous: bool,
 }

@@ -199,8 +199,14 @@ impl<S: Service> DynService for Holder<S> {
         };
         tokio::spawn(async move {
             let outcome = match guard.service.as_deref_mut() {
-                Some(holder) => {
-                    let mut serve = pin!(holder.0.serve(ctx));
+                Some(holder) => 'serve: {
+                    // `serve` itself may panic before returning its future. The future goes
+                    // straight into its pinned slot: a binding between would take a second
+                    // slot in the task.
+                    let mut serve = pin!(match serve_caught(&mut holder.0, ctx) {
+                        Ok(serve) => serve,
+                        Err(report) => break 'serve Outcome::Panicked(report),
+                    });
                     poll_fn(|cx| poll_caught(serve.as_mut(), cx)).await
                 }
                 None => return,
@@ -240,6 +246,17 @@ impl<S: Service> Drop for ExitGuard<S> {
     fn drop(&mut self) {
         self.send(Outcome::Aborted);
     }
+}
+
+/// Calls `serve` with panics caught and captured, as [`poll_caught`] polls it: a service may
+/// panic before it returns its future (in the synchronous part of `serve`).
+fn serve_caught<S: Service>(
+    service: &mut S,
+    ctx: Context,
+) -> Result<impl Future<Output = ServiceResult> + Send, Box<PanicReport>> {
+    let _scope = panic::SupervisedScope::enter();
+    std::panic::catch_unwind(AssertUnwindSafe(|| service.serve(ctx)))
+        .map_err(|payload| Box::new(panic::report(payload)))
 }
 
 /// Polls `fut` once with panics caught and captured (message, location) instead of printed.

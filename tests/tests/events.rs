@@ -1,10 +1,13 @@
 //! Events: what hooks receive, in which order, and with which details (what reaches
 //! `tracing` is in `tracing_events.rs`).
 
+use std::future::Ready;
 use std::time::Duration;
 
 use suture::testing::{EventRecorder, Running, Scripted, Step, describe};
-use suture::{Event, EventKind, OnExceeded, Restarting, Supervisor};
+use suture::{
+    Context, Event, EventKind, OnExceeded, Restarting, ServiceResult, Supervisor, service_fn,
+};
 
 #[tokio::test(start_paused = true)]
 async fn a_panic_is_reported_with_its_message_and_location() {
@@ -43,6 +46,38 @@ async fn a_panic_is_reported_with_its_message_and_location() {
         !message.is_empty(),
         "a non-string payload still gets a message"
     );
+    tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_serve_before_its_future_is_reported_as_a_panic() {
+    let recorder = EventRecorder::new();
+    let sup = Supervisor::builder("app")
+        .event_hook(recorder.hook())
+        .build()
+        .unwrap();
+    sup.add(service_fn("svc", |_ctx: Context| -> Ready<ServiceResult> {
+        panic!("no future for you")
+    }))
+    .unwrap();
+    let tree = Running::start(sup).await;
+    let ended = recorder
+        .wait_for(|e| {
+            matches!(
+                e.kind,
+                EventKind::Panicked { .. } | EventKind::Terminated { .. }
+            )
+        })
+        .await;
+    let EventKind::Panicked {
+        message, location, ..
+    } = &ended.kind
+    else {
+        panic!("reported as {ended}, not as a panic");
+    };
+    assert_eq!(message, "no future for you");
+    let location = location.as_deref().unwrap();
+    assert!(location.contains("events.rs"), "{location}");
     tree.shutdown().await.unwrap();
 }
 

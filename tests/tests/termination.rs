@@ -1,10 +1,13 @@
 //! How a tree ends by itself: `TerminateTree`, propagation, significant children and
 //! auto-shutdown, and pass-through panics.
 
+use std::future::Ready;
 use std::time::Duration;
 
 use suture::testing::{EventRecorder, Journal, Running, Scripted, Step, Trigger, describe};
-use suture::{AutoShutdown, ChildSpec, Restart, Supervisor};
+use suture::{
+    AutoShutdown, ChildSpec, Context, OnExceeded, Restart, ServiceResult, Supervisor, service_fn,
+};
 
 #[tokio::test(start_paused = true)]
 async fn terminate_tree_stops_every_level_up_to_the_root() {
@@ -198,4 +201,22 @@ async fn pass_through_panics_stop_the_siblings_first() {
         journal.entries(),
         ["calm started", "svc started", "svc ended", "calm ended"]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn pass_through_panics_include_a_panic_in_serve_before_its_future() {
+    // Escalates if the panic is taken for an abort, rather than retrying forever.
+    let sup = Supervisor::builder("app")
+        .pass_through_panics(true)
+        .on_exceeded(OnExceeded::Escalate)
+        .build()
+        .unwrap();
+    sup.add(service_fn("svc", |_ctx: Context| -> Ready<ServiceResult> {
+        panic!("no future for you")
+    }))
+    .unwrap();
+    let tree = Running::start(sup).await;
+    let panicked = tokio::spawn(tree.join()).await.unwrap_err();
+    let payload = panicked.into_panic();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"no future for you"));
 }
