@@ -586,6 +586,106 @@ async fn a_ready_gated_child_asking_its_supervisor_before_ready_is_answered_at_o
     tree.shutdown().await.unwrap();
 }
 
+/// A child stopped by request while its group is being restarted is left out of the
+/// restart, shows as stopped, and can be started by request.
+async fn stop_child_during_a_group_restart_keeps_it_stopped(strategy: Strategy) {
+    let crash = Trigger::new();
+    let sup = Supervisor::builder("app")
+        .strategy(strategy)
+        .build()
+        .unwrap();
+    let a = Scripted::new("a", [Step::FailOn(crash.clone()), Step::Run]);
+    let b = Scripted::new("b", [Step::StopSlowly(SECOND)]);
+    // Stopped first in the group, and slowly: the group restart takes 5 s.
+    let c = Scripted::new("c", [Step::StopSlowly(5 * SECOND)]);
+    let (pa, pb, pc) = (a.probe(), b.probe(), c.probe());
+    sup.add(a).unwrap();
+    let b = sup.add(b).unwrap();
+    sup.add(c).unwrap();
+    let handle = sup.handle();
+    let tree = Running::start(sup).await;
+    pc.wait_for_starts(1).await;
+
+    crash.pull();
+    pa.wait_for_ends(1).await;
+    settle().await;
+    let begin = Instant::now();
+    handle.stop_child(b).await.unwrap();
+    assert_eq!(begin.elapsed(), SECOND);
+    assert_eq!(pb.ends(), 1);
+    // The rest of the group restarts once `c` has stopped.
+    pc.wait_for_starts(2).await;
+    pa.wait_for_starts(2).await;
+    settle().await;
+    assert_eq!(
+        pb.starts(),
+        1,
+        "b was stopped by request: the group leaves it"
+    );
+    assert_eq!(
+        states(&handle).await,
+        [
+            row("a", ChildState::Running, 1),
+            row("b", ChildState::Stopped, 0),
+            row("c", ChildState::Running, 1),
+        ]
+    );
+    handle.start_child(b).await.unwrap();
+    assert_eq!(pb.starts(), 2);
+    tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_child_during_a_one_for_all_restart_keeps_it_stopped() {
+    stop_child_during_a_group_restart_keeps_it_stopped(Strategy::OneForAll).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_child_during_a_rest_for_one_restart_keeps_it_stopped() {
+    stop_child_during_a_group_restart_keeps_it_stopped(Strategy::RestForOne).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_child_on_a_backed_off_child_keeps_it_stopped_after_the_backoff() {
+    let recorder = EventRecorder::new();
+    let sup = Supervisor::builder("app")
+        .intensity(1, Duration::from_secs(3600))
+        .backoff(60 * SECOND)
+        .jitter(0.0)
+        .event_hook(recorder.hook())
+        .build()
+        .unwrap();
+    let flaky = Scripted::new("flaky", [Step::Fail, Step::Fail, Step::Run]);
+    let probe = flaky.probe();
+    let flaky = sup.add(flaky).unwrap();
+    let handle = sup.handle();
+    let tree = Running::start(sup).await;
+    recorder.wait_for_line("app: backoff 60s").await;
+    assert_eq!(
+        states(&handle).await,
+        [row("flaky", ChildState::BackedOff, 1)]
+    );
+
+    let begin = Instant::now();
+    handle.stop_child(flaky).await.unwrap();
+    assert_eq!(begin.elapsed(), Duration::ZERO);
+    assert_eq!(
+        states(&handle).await,
+        [row("flaky", ChildState::Stopped, 1)]
+    );
+    // The end of the backoff does not restart it.
+    recorder.wait_for_line("app: backoff ended").await;
+    settle().await;
+    assert_eq!(probe.starts(), 2);
+    assert_eq!(
+        states(&handle).await,
+        [row("flaky", ChildState::Stopped, 1)]
+    );
+    handle.start_child(flaky).await.unwrap();
+    assert_eq!(probe.starts(), 3);
+    tree.shutdown().await.unwrap();
+}
+
 #[tokio::test(start_paused = true)]
 async fn stop_child_on_a_child_holding_up_start_up_lets_the_next_ones_start() {
     let sup = Supervisor::builder("app").build().unwrap();
