@@ -831,7 +831,7 @@ impl Machine {
             }
             AfterStop::Rest | AfterStop::Start => {
                 self.rest(id, &outcome);
-                if let Some(child) = self.children.get_mut(&id)
+                if let Some(child) = self.children.get_mut(&id).filter(|c| !c.held)
                     && self.group.as_ref().is_some_and(|g| g.restart.contains(&id))
                 {
                     child.state = ChildState::Restarting;
