@@ -694,6 +694,7 @@ impl Machine {
         for &id in queued.iter().rev() {
             if let Some(child) = self.children.get_mut(&id)
                 && child.run.is_none()
+                && !child.held
             {
                 child.state = ChildState::Restarting;
                 self.queue.push_front(id);
