@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use suture::testing::{Running, Scripted, Step};
 use suture::{
-    AutoShutdown, ChildSpec, Context, OnExceeded, Restart, Shutdown, SpecError, Supervisor,
-    SupervisorError,
+    AutoShutdown, ChildSpec, ChildState, Context, OnExceeded, Restart, Shutdown, SpecError,
+    Supervisor, SupervisorError, service_fn,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -222,4 +222,38 @@ async fn a_supervisor_restarted_by_its_parent_starts_its_added_children_again() 
         .collect();
     assert_eq!(names, ["added", "crasher"]);
     tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_supervisor_dropped_without_being_served_is_stopped_to_every_method() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let svc = Scripted::running("svc");
+    let probe = svc.probe();
+    let token = sup.add(svc).unwrap();
+    let handle = sup.handle();
+    drop(sup);
+    assert!(handle.is_stopped());
+    assert!(!handle.is_running());
+
+    let stopped = |error: SupervisorError| {
+        assert!(
+            matches!(error, SupervisorError::Stopped { ref supervisor } if supervisor == "app"),
+            "{error}"
+        );
+    };
+    stopped(handle.add(Scripted::running("late")).unwrap_err());
+    stopped(handle.remove(token).await.unwrap_err());
+    stopped(
+        handle
+            .remove_and_wait(token, Duration::from_secs(1))
+            .await
+            .unwrap_err(),
+    );
+    stopped(handle.children().await.unwrap_err());
+    stopped(handle.tree().await.unwrap_err());
+    stopped(handle.stop_child(token).await.unwrap_err());
+    stopped(handle.start_child(token).await.unwrap_err());
+    stopped(handle.restart_child(token).await.unwrap_err());
+    assert_eq!(probe.starts(), 0);
+    assert!(handle.unstopped_services().is_empty());
 }
