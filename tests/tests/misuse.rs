@@ -257,3 +257,39 @@ async fn a_supervisor_dropped_without_being_served_is_stopped_to_every_method() 
     assert_eq!(probe.starts(), 0);
     assert!(handle.unstopped_services().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn adding_while_the_supervisor_stops_for_good_is_stopped() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let parent = sup.handle();
+    let late = Scripted::running("late");
+    let late_probe = late.probe();
+    let mut late = Some(late);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    // On its cancellation (the supervisor shutting down for good), it adds a sibling.
+    sup.add(service_fn("adder", move |ctx: Context| {
+        let (parent, tx, late) = (parent.clone(), tx.clone(), late.take());
+        let _ = started_tx.send(());
+        async move {
+            ctx.cancelled().await;
+            if let Some(late) = late {
+                let _ = tx.send(parent.add(late));
+            }
+            Ok(())
+        }
+    }))
+    .unwrap();
+    let handle = sup.handle();
+    let tree = Running::start(sup).await;
+    started.recv().await.unwrap();
+
+    tree.shutdown().await.unwrap();
+    let error = rx.recv().await.unwrap().unwrap_err();
+    assert!(
+        matches!(error, SupervisorError::Stopped { ref supervisor } if supervisor == "app"),
+        "{error}"
+    );
+    assert!(handle.is_stopped());
+    assert_eq!(late_probe.starts(), 0, "the refused child never ran");
+}
