@@ -293,3 +293,105 @@ async fn adding_while_the_supervisor_stops_for_good_is_stopped() {
     assert!(handle.is_stopped());
     assert_eq!(late_probe.starts(), 0, "the refused child never ran");
 }
+
+#[tokio::test(start_paused = true)]
+async fn duration_max_settings_mean_never_and_nothing_overflows() {
+    const SECOND: Duration = Duration::from_secs(1);
+    // Each accepted on its own.
+    assert!(
+        Supervisor::builder("a")
+            .backoff(Duration::MAX)
+            .build()
+            .is_ok()
+    );
+    assert!(
+        Supervisor::builder("a")
+            .shutdown(Duration::MAX)
+            .build()
+            .is_ok()
+    );
+    assert!(
+        Supervisor::builder("a")
+            .intensity(1, Duration::MAX)
+            .on_exceeded(OnExceeded::Escalate)
+            .build()
+            .is_ok()
+    );
+
+    let recorder = suture::testing::EventRecorder::new();
+    let sup = Supervisor::builder("app")
+        .intensity(1, Duration::MAX)
+        .backoff(Duration::MAX)
+        .shutdown(Duration::MAX)
+        .event_hook(recorder.hook())
+        .build()
+        .unwrap();
+    // Ready after 5 s, well within an endless ready timeout.
+    let late = Scripted::new("late", [Step::ReadyAfter(5 * SECOND)]);
+    sup.add_with(late, ChildSpec::new().ready_within(Duration::MAX))
+        .unwrap();
+    // Takes 3 s to stop, within an endless budget of its own.
+    let slow = Scripted::new("slow", [Step::StopSlowly(3 * SECOND)]);
+    sup.add_with(
+        slow,
+        ChildSpec::new().shutdown(Shutdown::Timeout(Duration::MAX)),
+    )
+    .unwrap();
+    // Takes 2 s to stop, within the supervisor's endless default budget.
+    sup.add(Scripted::new("lingering", [Step::StopSlowly(2 * SECOND)]))
+        .unwrap();
+    // Fails on every start: restarted once, then the second failure exceeds the threshold
+    // of 1 (a half-life of `Duration::MAX` never decays) and restarts pause for ever.
+    let crasher = Scripted::new("crasher", [Step::Fail]);
+    let crasher_probe = crasher.probe();
+    sup.add(crasher).unwrap();
+    let handle = sup.handle();
+
+    let begin = tokio::time::Instant::now();
+    let tree = Running::start(sup).await;
+    assert_eq!(begin.elapsed(), 5 * SECOND, "start-up waited for `late`");
+    let backoff = recorder
+        .wait_for(|e| matches!(e.kind, suture::EventKind::BackoffStarted { .. }))
+        .await;
+    let suture::EventKind::BackoffStarted { pause, .. } = backoff.kind else {
+        unreachable!()
+    };
+    assert_eq!(pause, Duration::MAX);
+    assert_eq!(crasher_probe.starts(), 2);
+
+    // A century later (of paused time), nothing has moved.
+    tokio::time::sleep(Duration::from_secs(100 * 365 * 24 * 3600)).await;
+    assert_eq!(crasher_probe.starts(), 2);
+    let states: Vec<(String, ChildState)> = handle
+        .children()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.name, c.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("late".to_owned(), ChildState::Running),
+            ("slow".to_owned(), ChildState::Running),
+            ("lingering".to_owned(), ChildState::Running),
+            ("crasher".to_owned(), ChildState::BackedOff),
+        ]
+    );
+
+    // Shuts down cleanly: each child stops in its own time, none is aborted.
+    let begin = tokio::time::Instant::now();
+    tree.shutdown().await.unwrap();
+    assert_eq!(begin.elapsed(), 5 * SECOND);
+    assert!(handle.is_stopped());
+    assert_eq!(
+        recorder.count(|e| matches!(
+            e.kind,
+            suture::EventKind::StopTimeout { .. } | suture::EventKind::BackoffEnded
+        )),
+        0,
+        "{:?}",
+        recorder.lines()
+    );
+    assert!(handle.unstopped_services().is_empty());
+}
