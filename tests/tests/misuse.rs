@@ -395,3 +395,68 @@ async fn duration_max_settings_mean_never_and_nothing_overflows() {
     );
     assert!(handle.unstopped_services().is_empty());
 }
+
+/// The same rule on a multi-thread runtime, where a cancelled child runs on another worker
+/// while its supervisor is still telling its siblings to stop. (Not on the paused clock: it
+/// is about threads; it needs no sleep, and once the rule holds it passes every time.)
+///
+/// Fails as of this commit: the supervisor tells its children to stop before it marks
+/// itself stopping (the driver does that on its next turn), so an `add` in between is
+/// accepted, and that child never runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_while_the_supervisor_stops_for_good_is_stopped_on_every_thread() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let late_starts = Arc::new(AtomicUsize::new(0));
+    for _ in 0..100 {
+        // Stopping concurrently: every child is told to stop in one go.
+        let sup = Supervisor::builder("app")
+            .shutdown_order(suture::ShutdownOrder::Concurrent)
+            .build()
+            .unwrap();
+        let (ready_tx, mut ready) = tokio::sync::mpsc::unbounded_channel();
+        for i in 0..50 {
+            let (parent, accepted, late_starts) =
+                (sup.handle(), accepted.clone(), late_starts.clone());
+            let ready_tx = ready_tx.clone();
+            sup.add(service_fn(format!("w{i}"), move |ctx: Context| {
+                let (parent, accepted) = (parent.clone(), accepted.clone());
+                let late_starts = late_starts.clone();
+                let _ = ready_tx.send(());
+                async move {
+                    ctx.cancelled().await;
+                    let late = service_fn("late", move |ctx: Context| {
+                        late_starts.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            ctx.cancelled().await;
+                            Ok(())
+                        }
+                    });
+                    if parent.add(late).is_ok() {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(())
+                }
+            }))
+            .unwrap();
+        }
+        drop(ready_tx);
+        let stop = CancellationToken::new();
+        let task = sup.serve_background(Context::new(stop.clone())).await;
+        for _ in 0..50 {
+            ready.recv().await.unwrap();
+        }
+        stop.cancel();
+        task.await.unwrap().unwrap();
+        if accepted.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "`add` was accepted while the supervisor stopped for good; those children ran {} times",
+        late_starts.load(Ordering::SeqCst)
+    );
+}
