@@ -694,6 +694,7 @@ impl Machine {
         for &id in queued.iter().rev() {
             if let Some(child) = self.children.get_mut(&id)
                 && child.run.is_none()
+                && !child.held
             {
                 child.state = ChildState::Restarting;
                 self.queue.push_front(id);
@@ -831,7 +832,7 @@ impl Machine {
             }
             AfterStop::Rest | AfterStop::Start => {
                 self.rest(id, &outcome);
-                if let Some(child) = self.children.get_mut(&id)
+                if let Some(child) = self.children.get_mut(&id).filter(|c| !c.held)
                     && self.group.as_ref().is_some_and(|g| g.restart.contains(&id))
                 {
                     child.state = ChildState::Restarting;
