@@ -400,9 +400,8 @@ async fn duration_max_settings_mean_never_and_nothing_overflows() {
 /// while its supervisor is still telling its siblings to stop. (Not on the paused clock: it
 /// is about threads; it needs no sleep, and once the rule holds it passes every time.)
 ///
-/// Fails as of this commit: the supervisor tells its children to stop before it marks
-/// itself stopping (the driver does that on its next turn), so an `add` in between is
-/// accepted, and that child never runs.
+/// The supervisor marks itself stopping before it tells any child to stop, so an `add` made
+/// in reaction is refused rather than accepted for a child that would never run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adding_while_the_supervisor_stops_for_good_is_stopped_on_every_thread() {
     use std::sync::Arc;

@@ -121,7 +121,6 @@ impl Driver<'_> {
         // One timer for the whole loop, moved only when the next deadline moves.
         let mut timer = pin!(sleep_until(now));
         let mut armed = None;
-        let mut stopping_marked = false;
         loop {
             if machine.take_started() {
                 // A supervisor is ready once its initial children have started (those with
@@ -134,14 +133,6 @@ impl Driver<'_> {
             }
             if let Some(ending) = machine.take_ending() {
                 return ending;
-            }
-            if !stopping_marked && machine.ending_is_final() {
-                // Stopping for good: new children would never run, so none is taken.
-                stopping_marked = true;
-                let mut lifecycle = shared.lifecycle();
-                if *lifecycle == Lifecycle::Running {
-                    *lifecycle = Lifecycle::Stopping;
-                }
             }
             let wakeup = machine.next_wakeup();
             if wakeup != armed {

@@ -99,6 +99,15 @@ pub(crate) enum Control {
     Restart,
 }
 impl Shared {
+    /// Marks a running supervisor as stopping for good: from here on, new children are
+    /// refused, as they would never run.
+    pub(crate) fn mark_stopping(&self) {
+        let mut lifecycle = self.lifecycle();
+        if *lifecycle == Lifecycle::Running {
+            *lifecycle = Lifecycle::Stopping;
+        }
+    }
+
     /// The children of a pool are usually added one after another under the same static
     /// name (their type's): they share one string instead of allocating one each.
     pub(crate) fn intern(&self, name: Cow<'static, str>) -> Arc<str> {

@@ -207,14 +207,6 @@ impl Machine {
         matches!(self.phase, Phase::Stopping(_) | Phase::Done(_))
     }
 
-    /// Whether the ending, if there is one yet, is for good.
-    pub(crate) fn ending_is_final(&self) -> bool {
-        match &self.phase {
-            Phase::Stopping(ending) | Phase::Done(ending) => ending.is_final(),
-            _ => false,
-        }
-    }
-
     /// The next instant at which [`on_time`](Self::on_time) has something to do.
     pub(crate) fn next_wakeup(&self) -> Option<Instant> {
         let backoff = self.backoff.flatten();
@@ -918,6 +910,11 @@ impl Machine {
     fn shutdown(&mut self, ending: Ending, now: Instant) {
         if self.is_stopping() {
             return;
+        }
+        if ending.is_final() {
+            // Marked before any child is told to stop: a child that reacts by adding a
+            // sibling, on another thread, must find the supervisor refusing new children.
+            self.shared.mark_stopping();
         }
         let concurrent = self.shared.config.shutdown_order == ShutdownOrder::Concurrent;
         self.phase = Phase::Stopping(ending);
