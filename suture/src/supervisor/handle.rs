@@ -520,35 +520,7 @@ impl SupervisorHandle {
     /// # }
     /// ```
     pub async fn tree(&self) -> Result<TreeNode, SupervisorError> {
-        let children = self.children().await?;
-        let mut nodes = Vec::with_capacity(children.len());
-        for child in children {
-            let grandchildren = match &child.supervisor {
-                Some(sup) => Box::pin(sup.tree())
-                    .await
-                    .map(|t| t.children)
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            };
-            nodes.push(TreeNode {
-                name: child.name,
-                path: child.path,
-                state: Some(child.state),
-                restarts: child.restarts,
-                last_error: child.last_error,
-                uptime: child.uptime,
-                children: grandchildren,
-            });
-        }
-        Ok(TreeNode {
-            name: self.shared.name(),
-            path: String::new(),
-            state: None,
-            restarts: 0,
-            last_error: None,
-            uptime: None,
-            children: nodes,
-        })
+        crate::tree::snapshot(self).await
     }
 
     /// Stops a child within its shutdown budget (then aborts it) and leaves it stopped:
