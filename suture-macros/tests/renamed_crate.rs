@@ -23,7 +23,7 @@ suture_renamed::supervisor! {
 
 #[test]
 fn generated_code_follows_the_renamed_crate() {
-    assert_eq!(Worker.child_spec().restart_type(), Restart::Transient);
+    assert_eq!(Worker.child_spec().get_restart(), Restart::Transient);
     let app = App::new(Worker);
     assert_eq!(app.name(), "app");
     assert_eq!(App::START_ORDER, ["worker"]);

@@ -367,9 +367,10 @@ pub enum SupervisorError {
         /// The supervisor that was asked.
         supervisor: String,
     },
-    /// The supervisor has stopped for good: it takes no new children and no requests.
-    #[error("supervisor `{supervisor}` has stopped")]
-    Stopped {
+    /// The supervisor has finished: it stopped for good (its `serve` has returned, or is
+    /// returning) and takes no new children and no requests.
+    #[error("supervisor `{supervisor}` has finished")]
+    Finished {
         /// The supervisor that was asked.
         supervisor: String,
     },
@@ -387,7 +388,7 @@ pub enum SupervisorError {
     },
     /// A wait given by the caller ran out.
     #[error("timed out after {0:?} waiting for the child to stop")]
-    Timeout(Duration),
+    WaitElapsed(Duration),
     /// The child ignored its shutdown and its abort: it is listed as unstopped.
     #[error("the child did not stop, even when aborted")]
     Unstoppable,

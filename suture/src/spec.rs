@@ -44,7 +44,7 @@ pub enum Strategy {
 ///
 /// // A migration runs once to completion; it is retried only if it fails.
 /// let spec = ChildSpec::new().restart(Restart::Transient);
-/// assert_eq!(spec.restart_type(), Restart::Transient);
+/// assert_eq!(spec.get_restart(), Restart::Transient);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -166,7 +166,7 @@ pub enum AutoShutdown {
 ///     .restart(Restart::Transient)
 ///     .shutdown(Shutdown::Timeout(Duration::from_secs(5)))
 ///     .ready_within(Duration::from_secs(10));
-/// assert_eq!(spec.restart_type(), Restart::Transient);
+/// assert_eq!(spec.get_restart(), Restart::Transient);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChildSpec {
@@ -186,8 +186,8 @@ impl ChildSpec {
     /// use suture::{ChildSpec, Restart};
     ///
     /// let spec = ChildSpec::new();
-    /// assert_eq!(spec.restart_type(), Restart::Permanent);
-    /// assert!(spec.shutdown_budget().is_none()); // the supervisor's budget applies
+    /// assert_eq!(spec.get_restart(), Restart::Permanent);
+    /// assert!(spec.get_shutdown().is_none()); // the supervisor's budget applies
     /// ```
     pub fn new() -> Self {
         ChildSpec::default()
@@ -201,7 +201,7 @@ impl ChildSpec {
     /// use suture::{ChildSpec, Restart};
     ///
     /// let spec = ChildSpec::new().restart(Restart::Temporary);
-    /// assert_eq!(spec.restart_type(), Restart::Temporary);
+    /// assert_eq!(spec.get_restart(), Restart::Temporary);
     /// ```
     #[must_use]
     pub fn restart(mut self, restart: Restart) -> Self {
@@ -218,7 +218,7 @@ impl ChildSpec {
     /// use suture::{ChildSpec, Shutdown};
     ///
     /// let spec = ChildSpec::new().shutdown(Shutdown::Timeout(Duration::from_secs(30)));
-    /// assert_eq!(spec.shutdown_budget(), Some(Shutdown::Timeout(Duration::from_secs(30))));
+    /// assert_eq!(spec.get_shutdown(), Some(Shutdown::Timeout(Duration::from_secs(30))));
     /// ```
     #[must_use]
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
@@ -236,7 +236,7 @@ impl ChildSpec {
     /// use suture::ChildSpec;
     ///
     /// let spec = ChildSpec::new().ready_within(Duration::from_secs(10));
-    /// assert_eq!(spec.ready_timeout(), Some(Duration::from_secs(10)));
+    /// assert_eq!(spec.get_ready_within(), Some(Duration::from_secs(10)));
     /// ```
     #[must_use]
     pub fn ready_within(mut self, timeout: Duration) -> Self {
@@ -268,7 +268,7 @@ impl ChildSpec {
     /// use suture::ChildSpec;
     ///
     /// let spec = ChildSpec::new().name("primary-db");
-    /// assert_eq!(spec.name_override(), Some("primary-db"));
+    /// assert_eq!(spec.get_name(), Some("primary-db"));
     /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
@@ -283,9 +283,9 @@ impl ChildSpec {
     /// ```
     /// use suture::{ChildSpec, Restart};
     ///
-    /// assert_eq!(ChildSpec::new().restart_type(), Restart::Permanent);
+    /// assert_eq!(ChildSpec::new().get_restart(), Restart::Permanent);
     /// ```
-    pub fn restart_type(&self) -> Restart {
+    pub fn get_restart(&self) -> Restart {
         self.restart
     }
 
@@ -296,10 +296,10 @@ impl ChildSpec {
     /// ```
     /// use suture::{ChildSpec, Shutdown};
     ///
-    /// assert_eq!(ChildSpec::new().shutdown(Shutdown::Abort).shutdown_budget(), Some(Shutdown::Abort));
-    /// assert_eq!(ChildSpec::new().shutdown_budget(), None);
+    /// assert_eq!(ChildSpec::new().shutdown(Shutdown::Abort).get_shutdown(), Some(Shutdown::Abort));
+    /// assert_eq!(ChildSpec::new().get_shutdown(), None);
     /// ```
-    pub fn shutdown_budget(&self) -> Option<Shutdown> {
+    pub fn get_shutdown(&self) -> Option<Shutdown> {
         self.shutdown
     }
 
@@ -308,9 +308,9 @@ impl ChildSpec {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(suture::ChildSpec::new().ready_timeout(), None);
+    /// assert_eq!(suture::ChildSpec::new().get_ready_within(), None);
     /// ```
-    pub fn ready_timeout(&self) -> Option<Duration> {
+    pub fn get_ready_within(&self) -> Option<Duration> {
         self.ready
     }
 
@@ -330,9 +330,9 @@ impl ChildSpec {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(suture::ChildSpec::new().name_override(), None);
+    /// assert_eq!(suture::ChildSpec::new().get_name(), None);
     /// ```
-    pub fn name_override(&self) -> Option<&str> {
+    pub fn get_name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 
@@ -356,7 +356,7 @@ impl ChildSpec {
         child: &str,
         auto_shutdown: AutoShutdown,
     ) -> Result<(), SpecError> {
-        if child.is_empty() || child.contains('/') {
+        if !crate::supervisor::is_valid_name(child) {
             return Err(SpecError::InvalidName {
                 child: child.to_owned(),
             });

@@ -521,10 +521,10 @@ async fn control_before_serving_is_not_running_and_after_stopping_is_stopped() {
     );
 
     Running::start(sup).await.shutdown().await.unwrap();
-    assert!(handle.is_stopped());
+    assert!(handle.is_finished());
     for error in control_all(&handle, token).await {
         assert!(
-            matches!(error, SupervisorError::Stopped { ref supervisor } if supervisor == "app"),
+            matches!(error, SupervisorError::Finished { ref supervisor } if supervisor == "app"),
             "{error}"
         );
     }

@@ -203,9 +203,9 @@ async fn child_options_override_the_derive_defaults_and_a_dynamic_supervisor_fit
         journal: Journal::new(),
     }
     .child_spec();
-    assert_eq!(spec.restart_type(), Restart::Transient);
+    assert_eq!(spec.get_restart(), Restart::Transient);
     assert_eq!(
-        spec.shutdown_budget(),
+        spec.get_shutdown(),
         Some(Shutdown::Timeout(Duration::from_secs(7)))
     );
 

@@ -127,9 +127,9 @@ fn a_chain_of_ten_thousand_supervisors_snapshots_and_prints_on_a_small_stack() {
                 .await
                 .unwrap();
         }
-        assert!(chain.handles[..DEPTH - 1].iter().all(|h| h.is_stopped()));
+        assert!(chain.handles[..DEPTH - 1].iter().all(|h| h.is_finished()));
         chain.running.shutdown().await.unwrap();
-        assert!(root.is_stopped());
+        assert!(root.is_finished());
     });
 }
 
@@ -148,7 +148,7 @@ fn a_deep_chain_of_supervisors_stops_on_a_small_stack() {
         let root = chain.running.handle.clone();
         snapshot_chain(&root, DEPTH).await;
         chain.running.shutdown().await.unwrap();
-        assert!(chain.handles.iter().all(|h| h.is_stopped()));
+        assert!(chain.handles.iter().all(|h| h.is_finished()));
     });
 }
 

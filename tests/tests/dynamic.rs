@@ -47,7 +47,7 @@ async fn remove_and_wait_times_out_with_a_typed_error_and_the_child_is_still_sto
     probe.wait_for_starts(1).await;
     let error = handle.remove_and_wait(token, SECOND).await.unwrap_err();
     assert!(
-        matches!(error, SupervisorError::Timeout(d) if d == SECOND),
+        matches!(error, SupervisorError::WaitElapsed(d) if d == SECOND),
         "{error}"
     );
     probe.wait_for_ends(1).await;
@@ -176,4 +176,52 @@ async fn a_large_dynamic_set_stops_concurrently() {
     tree.shutdown().await.unwrap();
     assert_eq!(begin.elapsed(), SECOND);
     assert!(probes.iter().all(|p| p.ends() == 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn siblings_sharing_a_name_get_the_lowest_free_suffix_so_every_path_names_one_child() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let idle = || {
+        service_fn("dup", |ctx: Context| async move {
+            ctx.cancelled().await;
+            Ok(())
+        })
+    };
+    let first = sup.add(idle()).unwrap();
+    let second = sup.add(idle()).unwrap();
+    sup.add(idle()).unwrap();
+    let handle = sup.handle();
+    let tree = Running::start(sup).await;
+
+    let names =
+        |children: Vec<suture::ChildInfo>| children.into_iter().map(|c| c.path).collect::<Vec<_>>();
+    let paths = names(handle.children().await.unwrap());
+    assert_eq!(paths, ["app/dup", "app/dup#2", "app/dup#3"]);
+
+    // A name given back is the lowest free one, and is taken again before a new suffix.
+    handle.remove_and_wait(second, SECOND).await.unwrap();
+    handle.remove_and_wait(first, SECOND).await.unwrap();
+    handle.add(idle()).unwrap();
+    handle.add(idle()).unwrap();
+    handle.add(idle()).unwrap();
+    let mut paths = names(handle.children().await.unwrap());
+    paths.sort();
+    assert_eq!(paths, ["app/dup", "app/dup#2", "app/dup#3", "app/dup#4"]);
+    tree.shutdown().await.unwrap();
+}
+
+#[test]
+fn a_name_with_the_suffix_mark_is_refused() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let job = service_fn("job#2", |_ctx| async { Ok(()) });
+    let error = sup.add(job).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SupervisorError::InvalidSpec(suture::SpecError::InvalidName { .. })
+        ),
+        "{error}"
+    );
+    let error = Supervisor::builder("a#b").build().unwrap_err();
+    assert_eq!(error.field(), "name");
 }

@@ -122,23 +122,23 @@ async fn a_stopped_supervisor_refuses_everything_with_stopped() {
     let token = sup.add(Scripted::running("svc")).unwrap();
     let handle = sup.handle();
     Running::start(sup).await.shutdown().await.unwrap();
-    assert!(handle.is_stopped());
+    assert!(handle.is_finished());
     assert!(!handle.is_running());
 
     let error = handle.add(Scripted::running("late")).unwrap_err();
-    assert!(matches!(error, SupervisorError::Stopped { .. }), "{error}");
-    assert_eq!(error.to_string(), "supervisor `app` has stopped");
+    assert!(matches!(error, SupervisorError::Finished { .. }), "{error}");
+    assert_eq!(error.to_string(), "supervisor `app` has finished");
     assert!(matches!(
         handle.remove(token).await.unwrap_err(),
-        SupervisorError::Stopped { .. }
+        SupervisorError::Finished { .. }
     ));
     assert!(matches!(
         handle.children().await.unwrap_err(),
-        SupervisorError::Stopped { .. }
+        SupervisorError::Finished { .. }
     ));
     assert!(matches!(
         handle.tree().await.unwrap_err(),
-        SupervisorError::Stopped { .. }
+        SupervisorError::Finished { .. }
     ));
 }
 
@@ -232,12 +232,12 @@ async fn a_supervisor_dropped_without_being_served_is_stopped_to_every_method() 
     let token = sup.add(svc).unwrap();
     let handle = sup.handle();
     drop(sup);
-    assert!(handle.is_stopped());
+    assert!(handle.is_finished());
     assert!(!handle.is_running());
 
     let stopped = |error: SupervisorError| {
         assert!(
-            matches!(error, SupervisorError::Stopped { ref supervisor } if supervisor == "app"),
+            matches!(error, SupervisorError::Finished { ref supervisor } if supervisor == "app"),
             "{error}"
         );
     };
@@ -287,10 +287,10 @@ async fn adding_while_the_supervisor_stops_for_good_is_stopped() {
     tree.shutdown().await.unwrap();
     let error = rx.recv().await.unwrap().unwrap_err();
     assert!(
-        matches!(error, SupervisorError::Stopped { ref supervisor } if supervisor == "app"),
+        matches!(error, SupervisorError::Finished { ref supervisor } if supervisor == "app"),
         "{error}"
     );
-    assert!(handle.is_stopped());
+    assert!(handle.is_finished());
     assert_eq!(late_probe.starts(), 0, "the refused child never ran");
 }
 
@@ -383,7 +383,7 @@ async fn duration_max_settings_mean_never_and_nothing_overflows() {
     let begin = tokio::time::Instant::now();
     tree.shutdown().await.unwrap();
     assert_eq!(begin.elapsed(), 5 * SECOND);
-    assert!(handle.is_stopped());
+    assert!(handle.is_finished());
     assert_eq!(
         recorder.count(|e| matches!(
             e.kind,

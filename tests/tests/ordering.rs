@@ -170,7 +170,7 @@ async fn a_child_ignoring_cancellation_is_aborted_after_its_budget() {
         "an `abort` child is not late: it has no budget"
     );
     assert!(handle.unstopped_services().is_empty());
-    assert!(handle.is_stopped());
+    assert!(handle.is_finished());
 }
 
 #[tokio::test(start_paused = true)]

@@ -76,7 +76,7 @@ async fn a_supervisor_not_propagating_termination_is_dropped_by_its_parent() {
     recorder
         .wait_for_line("root: inner returned, no restart")
         .await;
-    assert!(inner_handle.is_stopped());
+    assert!(inner_handle.is_finished());
     let names: Vec<String> = root_handle
         .children()
         .await
@@ -144,7 +144,7 @@ async fn all_significant_waits_for_the_last_significant_child() {
     assert!(handle.is_running(), "b is still running");
     second.pull();
     tree.join().await.unwrap();
-    assert!(handle.is_stopped());
+    assert!(handle.is_finished());
 }
 
 #[tokio::test(start_paused = true)]

@@ -312,10 +312,10 @@ impl SupervisorBuilder {
     /// ```
     pub fn build(self) -> Result<Supervisor, BuildError> {
         let c = &self.config;
-        if self.name.is_empty() || self.name.contains('/') {
+        if !super::names::is_valid(&self.name) {
             return Err(BuildError::new(
                 "name",
-                "must be non-empty and contain no `/`",
+                "must be non-empty and contain neither `/` nor `#`",
             ));
         }
         if !(c.threshold.is_finite() && c.threshold > 0.0) {

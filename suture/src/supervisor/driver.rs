@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Supervisor;
 use super::handle::{Command, Lifecycle};
-use super::machine::{Ending, Spawn};
+use super::machine::{Spawn, StopReason};
 use super::report::Reporter;
 use crate::context::{Context, ReadySignal};
 use crate::error::{IntensityExceeded, ServiceError, ServiceResult, SupervisorError};
@@ -92,7 +92,7 @@ impl Spawn for Spawner<'_> {
 }
 
 impl Driver<'_> {
-    async fn run(&mut self, report: Reporter) -> Ending {
+    async fn run(&mut self, report: Reporter) -> StopReason {
         let sink = report.sink().clone();
         let Supervisor {
             shared,
@@ -175,7 +175,7 @@ impl Driver<'_> {
         }
     }
 
-    fn finish(&mut self, ending: Ending, path: &str) -> ServiceResult {
+    fn finish(&mut self, ending: StopReason, path: &str) -> ServiceResult {
         self.settled = true;
         if let Some(started) = self.started.take() {
             let _ = started.send(());
@@ -186,17 +186,17 @@ impl Driver<'_> {
         let nested = self.sup.machine.nested_unstopped();
         shared.unstopped().extend(nested);
         let result = match ending {
-            Ending::Cancelled | Ending::AutoShutdown => Ok(()),
-            Ending::TerminateTree if config.propagate_termination => {
+            StopReason::Cancelled | StopReason::AutoShutdown => Ok(()),
+            StopReason::TerminateTree if config.propagate_termination => {
                 Err(ServiceError::terminate_tree())
             }
-            Ending::TerminateTree => Err(ServiceError::do_not_restart()),
-            Ending::Escalate { failures } => Err(ServiceError::new(IntensityExceeded {
+            StopReason::TerminateTree => Err(ServiceError::do_not_restart()),
+            StopReason::Escalate { failures } => Err(ServiceError::new(IntensityExceeded {
                 supervisor: path.to_string(),
                 failures,
                 threshold: config.threshold,
             })),
-            Ending::Panic(payload) => {
+            StopReason::Panic(payload) => {
                 self.close(Lifecycle::Idle);
                 std::panic::resume_unwind(payload);
             }
@@ -208,7 +208,7 @@ impl Driver<'_> {
         self.close(if failed {
             Lifecycle::Idle
         } else {
-            Lifecycle::Stopped
+            Lifecycle::Finished
         });
         result
     }

@@ -66,10 +66,10 @@ pub(crate) enum Lifecycle {
     /// Not being served now; children added are kept for the next `serve`.
     Idle,
     Running,
-    /// Stopping its children on its way to `Stopped`: it answers requests, takes no child.
+    /// Stopping its children on its way to `Finished`: it answers requests, takes no child.
     Stopping,
     /// Finished for good (cancelled, terminated, or dropped by its parent).
-    Stopped,
+    Finished,
 }
 
 pub(crate) enum Command {
@@ -155,7 +155,7 @@ impl Shared {
                 self.commands.send(command).map_err(|_| self.not_running())
             }
             Lifecycle::Idle => Err(self.not_running()),
-            Lifecycle::Stopped => Err(SupervisorError::Stopped {
+            Lifecycle::Finished => Err(SupervisorError::Finished {
                 supervisor: self.name(),
             }),
         }
@@ -164,7 +164,7 @@ impl Shared {
     /// Why a request finds no loop to answer it: stopped for good, or not running now.
     pub(crate) fn refusal(&self) -> SupervisorError {
         match *self.lifecycle() {
-            Lifecycle::Stopped => SupervisorError::Stopped {
+            Lifecycle::Finished => SupervisorError::Finished {
                 supervisor: self.name(),
             },
             _ => self.not_running(),
@@ -239,14 +239,14 @@ impl SupervisorHandle {
     /// let handle = sup.handle();
     /// let stop = CancellationToken::new();
     /// let task = sup.serve_background(Context::new(stop.clone())).await;
-    /// assert!(!handle.is_stopped());
+    /// assert!(!handle.is_finished());
     /// stop.cancel();
     /// task.await.unwrap().unwrap();
-    /// assert!(handle.is_stopped()); // cancelled from above: stopped for good
+    /// assert!(handle.is_finished()); // cancelled from above: stopped for good
     /// # }
     /// ```
-    pub fn is_stopped(&self) -> bool {
-        *self.shared.lifecycle() == Lifecycle::Stopped
+    pub fn is_finished(&self) -> bool {
+        *self.shared.lifecycle() == Lifecycle::Finished
     }
 
     /// Adds a child with its own [`Service::child_spec`].
@@ -256,7 +256,7 @@ impl SupervisorHandle {
     ///
     /// # Errors
     ///
-    /// [`SupervisorError::Stopped`] if the supervisor has stopped for good or is stopping
+    /// [`SupervisorError::Finished`] if the supervisor has stopped for good or is stopping
     /// for good (its children are being shut down);
     /// [`SupervisorError::InvalidSpec`] if the spec does not fit the supervisor.
     ///
@@ -311,8 +311,8 @@ impl SupervisorHandle {
         spec.validate(&name, self.shared.config.auto_shutdown)?;
         let child = Child::new(name, service::boxed(service), spec);
         let lifecycle = self.shared.lifecycle();
-        if matches!(*lifecycle, Lifecycle::Stopped | Lifecycle::Stopping) {
-            return Err(SupervisorError::Stopped {
+        if matches!(*lifecycle, Lifecycle::Finished | Lifecycle::Stopping) {
+            return Err(SupervisorError::Finished {
                 supervisor: self.shared.name(),
             });
         }
@@ -323,7 +323,7 @@ impl SupervisorHandle {
         self.shared
             .commands
             .send(command)
-            .map_err(|_| SupervisorError::Stopped {
+            .map_err(|_| SupervisorError::Finished {
                 supervisor: self.shared.name(),
             })?;
         drop(lifecycle);
@@ -336,7 +336,7 @@ impl SupervisorHandle {
     /// # Errors
     ///
     /// [`SupervisorError::WrongSupervisor`], [`SupervisorError::UnknownChild`] (removed
-    /// twice, or finished), [`SupervisorError::NotRunning`] / [`SupervisorError::Stopped`].
+    /// twice, or finished), [`SupervisorError::NotRunning`] / [`SupervisorError::Finished`].
     ///
     /// # Cancel safety
     ///
@@ -382,7 +382,7 @@ impl SupervisorHandle {
     ///
     /// # Errors
     ///
-    /// As [`remove`](Self::remove), plus [`SupervisorError::Timeout`] if `timeout` passed
+    /// As [`remove`](Self::remove), plus [`SupervisorError::WaitElapsed`] if `timeout` passed
     /// first, and [`SupervisorError::Unstoppable`] if the child would not stop even when
     /// aborted.
     ///
@@ -434,7 +434,7 @@ impl SupervisorHandle {
             Ok(Ok(result)) => result,
             // The loop dropped the sender: it ended, and stopped the child on its way out.
             Ok(Err(_)) => Ok(()),
-            Err(_) => Err(SupervisorError::Timeout(timeout)),
+            Err(_) => Err(SupervisorError::WaitElapsed(timeout)),
         }
     }
 
@@ -442,7 +442,7 @@ impl SupervisorHandle {
     ///
     /// # Errors
     ///
-    /// [`SupervisorError::NotRunning`] / [`SupervisorError::Stopped`] if the loop is not
+    /// [`SupervisorError::NotRunning`] / [`SupervisorError::Finished`] if the loop is not
     /// running.
     ///
     /// # Cancel safety
@@ -532,7 +532,7 @@ impl SupervisorHandle {
     /// # Errors
     ///
     /// [`SupervisorError::WrongSupervisor`], [`SupervisorError::UnknownChild`],
-    /// [`SupervisorError::NotRunning`] / [`SupervisorError::Stopped`], and
+    /// [`SupervisorError::NotRunning`] / [`SupervisorError::Finished`], and
     /// [`SupervisorError::Unstoppable`] if it would not stop even when aborted.
     ///
     /// # Cancel safety
@@ -665,7 +665,7 @@ impl SupervisorHandle {
     pub(crate) fn mark_stopped(&self) {
         let mut lifecycle = self.shared.lifecycle();
         if *lifecycle == Lifecycle::Idle {
-            *lifecycle = Lifecycle::Stopped;
+            *lifecycle = Lifecycle::Finished;
         }
     }
 }

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use super::children::{AfterStop, Child, LastError, Run, Stop, dispose, join_path};
 use super::handle::{Command, Control, Shared};
 use super::intensity::Intensity;
-use super::policy::{self, Decision, End};
+use super::names::Names;
+use super::policy::{self, Decision, OutcomeKind};
 use super::report::Reporter;
 use super::stopping::{self, Deadlines, Waiters};
 use crate::error::{NotReady, ServiceError, SupervisorError};
@@ -48,7 +49,7 @@ pub(crate) trait Spawn {
 }
 
 /// Why a serve ends.
-pub(crate) enum Ending {
+pub(crate) enum StopReason {
     Cancelled,
     TerminateTree,
     Escalate { failures: f64 },
@@ -56,12 +57,12 @@ pub(crate) enum Ending {
     Panic(Box<dyn Any + Send>),
 }
 
-impl Ending {
+impl StopReason {
     /// Whether the supervisor is finished for good (it takes no more children).
     pub(crate) fn is_final(&self) -> bool {
         matches!(
             self,
-            Ending::Cancelled | Ending::TerminateTree | Ending::AutoShutdown
+            StopReason::Cancelled | StopReason::TerminateTree | StopReason::AutoShutdown
         )
     }
 }
@@ -73,8 +74,8 @@ enum Phase {
     Starting,
     Running,
     /// Stopping every child; then done.
-    Stopping(Ending),
-    Done(Ending),
+    Stopping(StopReason),
+    Done(StopReason),
 }
 
 /// A group restart in progress (one_for_all, rest_for_one): members stop one at a time,
@@ -120,6 +121,8 @@ pub(crate) struct Machine {
     started: bool,
     /// The last path built, with the name it was built for: siblings sharing a name share it.
     last_path: Option<(Arc<str>, Arc<str>)>,
+    /// The children's names, unique among them.
+    names: Names,
 }
 
 impl Machine {
@@ -142,6 +145,7 @@ impl Machine {
             to_stop: Vec::new(),
             started: false,
             last_path: None,
+            names: Names::default(),
         }
     }
 
@@ -178,7 +182,10 @@ impl Machine {
 
     /// Takes children added while the supervisor was not serving. Built in one go when
     /// there are none yet: a pool filled before its first serve may hold a million.
-    pub(crate) fn adopt(&mut self, added: Vec<(u64, Box<Child>)>) {
+    pub(crate) fn adopt(&mut self, mut added: Vec<(u64, Box<Child>)>) {
+        for (_, child) in &mut added {
+            child.name = self.names.claim(&child.name);
+        }
         if self.children.is_empty() {
             self.children = added.into_iter().collect();
         } else {
@@ -192,7 +199,7 @@ impl Machine {
     }
 
     /// The ending, once every child has stopped.
-    pub(crate) fn take_ending(&mut self) -> Option<Ending> {
+    pub(crate) fn take_ending(&mut self) -> Option<StopReason> {
         if !matches!(self.phase, Phase::Done(_)) {
             return None;
         }
@@ -218,7 +225,7 @@ impl Machine {
 
     /// Cancelled from above: stop every child and return `Ok(())`.
     pub(crate) fn on_cancel(&mut self, now: Instant) {
-        self.shutdown(Ending::Cancelled, now);
+        self.shutdown(StopReason::Cancelled, now);
     }
 
     /// The serve is being dropped mid-way (its task aborted): no child may outlive it, and
@@ -332,7 +339,8 @@ impl Machine {
     /// A request from a handle.
     pub(crate) fn on_command(&mut self, command: Command, now: Instant, spawn: &mut impl Spawn) {
         match command {
-            Command::Add { id, child } => {
+            Command::Add { id, mut child } => {
+                child.name = self.names.claim(&child.name);
                 self.children.insert(id, child);
                 if !self.is_stopping() {
                     self.queue.push_back(id);
@@ -485,7 +493,7 @@ impl Machine {
             self.advance(now, spawn);
             return;
         }
-        self.apply_policy(id, End::of(outcome), now, spawn);
+        self.apply_policy(id, OutcomeKind::of(outcome), now, spawn);
     }
 
     /// Leaves a child stopped (forgotten if it asked never to run again).
@@ -497,32 +505,38 @@ impl Machine {
         }
     }
 
-    fn apply_policy(&mut self, id: u64, end: End, now: Instant, spawn: &mut impl Spawn) {
+    fn apply_policy(&mut self, id: u64, end: OutcomeKind, now: Instant, spawn: &mut impl Spawn) {
         let Some(child) = self.children.get_mut(&id) else {
             return;
         };
         match &end {
             // Formatted only when a snapshot asks: a crash loop need not format every error.
-            End::Failed(e) => child.last_error = Some(LastError::Failed(e.clone())),
-            End::Panicked(r) => child.last_error = Some(LastError::Panicked(r.message.clone())),
+            OutcomeKind::Failed(e) => child.last_error = Some(LastError::Failed(e.clone())),
+            OutcomeKind::Panicked(r) => {
+                child.last_error = Some(LastError::Panicked(r.message.clone()))
+            }
             _ => {}
         }
         let name = child.name.clone();
         let (restart, significant) = (child.policy.restart, child.policy.significant);
         let end = match end {
-            End::TerminateTree => {
+            OutcomeKind::TerminateTree => {
                 child.state = ChildState::Stopped;
                 self.report.tree_terminated(&name);
-                self.shutdown(Ending::TerminateTree, now);
+                self.shutdown(StopReason::TerminateTree, now);
                 return;
             }
-            End::Panicked(mut report) if self.shared.config.pass_through_panics => {
+            OutcomeKind::Panicked(mut report) if self.shared.config.pass_through_panics => {
                 child.state = ChildState::Stopped;
                 let payload = std::mem::replace(&mut report.payload, Box::new(()));
                 let failures = self.intensity.failures();
-                self.report
-                    .ended(&name, &End::Panicked(report), Restarting::No, failures);
-                self.shutdown(Ending::Panic(payload), now);
+                self.report.ended(
+                    &name,
+                    &OutcomeKind::Panicked(report),
+                    Restarting::No,
+                    failures,
+                );
+                self.shutdown(StopReason::Panic(payload), now);
                 return;
             }
             end => end,
@@ -544,7 +558,7 @@ impl Machine {
             }
             if significant && self.auto_shutdown_due() {
                 self.report.auto_shutdown(&name);
-                self.shutdown(Ending::AutoShutdown, now);
+                self.shutdown(StopReason::AutoShutdown, now);
             }
             return;
         }
@@ -555,7 +569,7 @@ impl Machine {
         if exceeded && self.shared.config.on_exceeded == OnExceeded::Escalate {
             self.report.ended(&name, &end, Restarting::No, failures);
             self.report.escalated(failures, threshold);
-            self.shutdown(Ending::Escalate { failures }, now);
+            self.shutdown(StopReason::Escalate { failures }, now);
             return;
         }
         if exceeded {
@@ -711,6 +725,7 @@ impl Machine {
             self.gate = None;
         }
         if let Some(child) = self.children.remove(&id) {
+            self.names.release(&child.name);
             if let Some(handle) = &child.supervisor {
                 handle.mark_stopped();
             }
@@ -812,7 +827,7 @@ impl Machine {
                 if self.is_stopping() {
                     self.rest(id, &outcome);
                 } else {
-                    self.apply_policy(id, End::Failed(Arc::new(error)), now, spawn);
+                    self.apply_policy(id, OutcomeKind::Failed(Arc::new(error)), now, spawn);
                 }
             }
             AfterStop::Start if !self.is_stopping() && !outcome.is_do_not_restart() => {
@@ -895,10 +910,11 @@ impl Machine {
         }
         self.group.as_mut().map(|g| g.restart.remove(&id));
         // Its service is held by the blocked task: the child is reported, not kept.
-        if let Some(child) = self.children.remove(&id)
-            && let Some(handle) = &child.supervisor
-        {
-            handle.mark_stopped();
+        if let Some(child) = self.children.remove(&id) {
+            self.names.release(&child.name);
+            if let Some(handle) = &child.supervisor {
+                handle.mark_stopped();
+            }
         }
         self.advance_group(now);
         if self.is_stopping() {
@@ -907,7 +923,7 @@ impl Machine {
     }
 
     /// Begins stopping every child, for `ending`.
-    fn shutdown(&mut self, ending: Ending, now: Instant) {
+    fn shutdown(&mut self, ending: StopReason, now: Instant) {
         if self.is_stopping() {
             return;
         }
@@ -1020,7 +1036,7 @@ impl Machine {
             return Err(self.unknown_child());
         };
         if stopping_for_good && action != Control::Stop {
-            return Err(SupervisorError::Stopped {
+            return Err(SupervisorError::Finished {
                 supervisor: self.shared.name(),
             });
         }

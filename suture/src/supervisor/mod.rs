@@ -12,6 +12,7 @@ mod driver;
 mod handle;
 mod intensity;
 mod machine;
+mod names;
 mod policy;
 mod report;
 mod stopping;
@@ -30,6 +31,7 @@ pub(crate) use builder::Config;
 pub use builder::SupervisorBuilder;
 pub use handle::SupervisorHandle;
 pub(crate) use handle::{Command, Lifecycle, Shared};
+pub(crate) use names::is_valid as is_valid_name;
 
 use crate::context::Context;
 use crate::error::{ServiceResult, SupervisorError};
@@ -261,7 +263,7 @@ impl Supervisor {
 
 impl Drop for Supervisor {
     fn drop(&mut self) {
-        *self.shared.lifecycle() = Lifecycle::Stopped;
+        *self.shared.lifecycle() = Lifecycle::Finished;
         let children = std::mem::take(&mut self.machine.children);
         let outermost = DROPPING.with_borrow_mut(|queue| match queue {
             Some(queue) => {

@@ -10,7 +10,7 @@ use crate::service::Outcome;
 use crate::spec::{Restart, Strategy};
 
 /// How a child's run ended, as the policy sees it.
-pub(crate) enum End {
+pub(crate) enum OutcomeKind {
     Normal,
     Failed(Arc<ServiceError>),
     Panicked(Box<PanicReport>),
@@ -18,15 +18,15 @@ pub(crate) enum End {
     TerminateTree,
 }
 
-impl End {
-    pub(crate) fn of(outcome: Outcome) -> End {
+impl OutcomeKind {
+    pub(crate) fn of(outcome: Outcome) -> OutcomeKind {
         match outcome {
-            Outcome::Returned(Ok(())) => End::Normal,
-            Outcome::Returned(Err(e)) if e.is_do_not_restart() => End::DoNotRestart,
-            Outcome::Returned(Err(e)) if e.is_terminate_tree() => End::TerminateTree,
-            Outcome::Returned(Err(e)) => End::Failed(Arc::new(e)),
-            Outcome::Panicked(report) => End::Panicked(report),
-            Outcome::Aborted => End::Failed(Arc::new(ServiceError::msg(
+            Outcome::Returned(Ok(())) => OutcomeKind::Normal,
+            Outcome::Returned(Err(e)) if e.is_do_not_restart() => OutcomeKind::DoNotRestart,
+            Outcome::Returned(Err(e)) if e.is_terminate_tree() => OutcomeKind::TerminateTree,
+            Outcome::Returned(Err(e)) => OutcomeKind::Failed(Arc::new(e)),
+            Outcome::Panicked(report) => OutcomeKind::Panicked(report),
+            Outcome::Aborted => OutcomeKind::Failed(Arc::new(ServiceError::msg(
                 "the service's task was aborted",
             ))),
         }
@@ -46,12 +46,14 @@ pub(crate) enum Decision {
 
 /// The restart types' rule: permanent always restarts, transient after a failure,
 /// temporary never; `DoNotRestart` overrides them all.
-pub(crate) fn decide(end: &End, restart: Restart) -> Decision {
+pub(crate) fn decide(end: &OutcomeKind, restart: Restart) -> Decision {
     match (end, restart) {
-        (End::DoNotRestart, _) | (_, Restart::Temporary) => Decision::Forget,
-        (End::Normal, Restart::Permanent) => Decision::Restart,
-        (End::Normal, Restart::Transient) => Decision::Keep,
-        (End::Failed(_) | End::Panicked(_) | End::TerminateTree, _) => Decision::Restart,
+        (OutcomeKind::DoNotRestart, _) | (_, Restart::Temporary) => Decision::Forget,
+        (OutcomeKind::Normal, Restart::Permanent) => Decision::Restart,
+        (OutcomeKind::Normal, Restart::Transient) => Decision::Keep,
+        (OutcomeKind::Failed(_) | OutcomeKind::Panicked(_) | OutcomeKind::TerminateTree, _) => {
+            Decision::Restart
+        }
     }
 }
 
@@ -68,21 +70,29 @@ pub(crate) fn in_group(strategy: Strategy, failed: u64, sibling: u64) -> bool {
 mod tests {
     use super::*;
 
-    fn failed() -> End {
-        End::Failed(Arc::new(ServiceError::msg("boom")))
+    fn failed() -> OutcomeKind {
+        OutcomeKind::Failed(Arc::new(ServiceError::msg("boom")))
     }
 
     #[test]
     fn restart_types_follow_otp() {
         let table = [
-            (End::Normal, Restart::Permanent, Decision::Restart),
-            (End::Normal, Restart::Transient, Decision::Keep),
-            (End::Normal, Restart::Temporary, Decision::Forget),
+            (OutcomeKind::Normal, Restart::Permanent, Decision::Restart),
+            (OutcomeKind::Normal, Restart::Transient, Decision::Keep),
+            (OutcomeKind::Normal, Restart::Temporary, Decision::Forget),
             (failed(), Restart::Permanent, Decision::Restart),
             (failed(), Restart::Transient, Decision::Restart),
             (failed(), Restart::Temporary, Decision::Forget),
-            (End::DoNotRestart, Restart::Permanent, Decision::Forget),
-            (End::DoNotRestart, Restart::Transient, Decision::Forget),
+            (
+                OutcomeKind::DoNotRestart,
+                Restart::Permanent,
+                Decision::Forget,
+            ),
+            (
+                OutcomeKind::DoNotRestart,
+                Restart::Transient,
+                Decision::Forget,
+            ),
         ];
         for (end, restart, expected) in table {
             assert_eq!(decide(&end, restart), expected, "{restart:?}");

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::policy::End;
+use super::policy::OutcomeKind;
 use crate::event::{Event, EventKind, EventSink, Restarting};
 use crate::panic::PanicReport;
 
@@ -44,10 +44,16 @@ impl Reporter {
     }
 
     /// How a child ended, and what the supervisor does about it.
-    pub(crate) fn ended(&self, name: &Arc<str>, end: &End, restarting: Restarting, failures: f64) {
+    pub(crate) fn ended(
+        &self,
+        name: &Arc<str>,
+        end: &OutcomeKind,
+        restarting: Restarting,
+        failures: f64,
+    ) {
         let sup = &*self.path;
         match end {
-            End::Panicked(report) => {
+            OutcomeKind::Panicked(report) => {
                 tracing::error!(
                     target: "suture",
                     supervisor = %sup,
@@ -67,7 +73,7 @@ impl Reporter {
                     failures,
                 });
             }
-            End::Failed(error) => {
+            OutcomeKind::Failed(error) => {
                 tracing::error!(target: "suture", supervisor = %sup, service = %name, error = %format_args!("{error:#}"), ?restarting, failures, "service failed");
                 self.emit(|| EventKind::Terminated {
                     service: name.clone(),
@@ -76,7 +82,7 @@ impl Reporter {
                     failures,
                 });
             }
-            End::Normal | End::DoNotRestart | End::TerminateTree => {
+            OutcomeKind::Normal | OutcomeKind::DoNotRestart | OutcomeKind::TerminateTree => {
                 tracing::info!(target: "suture", supervisor = %sup, service = %name, ?restarting, "service returned");
                 self.emit(|| EventKind::Terminated {
                     service: name.clone(),

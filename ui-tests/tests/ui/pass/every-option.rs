@@ -73,7 +73,7 @@ fn main() {
     );
     let everything = Everything::new(Worker, Database, Worker, Worker, Worker);
     assert_eq!(everything.name(), "everything");
-    assert!(matches!(everything.child_spec().shutdown_budget(), Some(Shutdown::Infinity)));
+    assert!(matches!(everything.child_spec().get_shutdown(), Some(Shutdown::Infinity)));
     let escalating = Escalating::new(Worker);
     assert_eq!(escalating.name(), "escalating");
     assert_eq!(escalating.handle().name(), "escalating");
@@ -81,7 +81,7 @@ fn main() {
     let db = Database;
     assert_eq!(db.name(), "db");
     let spec: ChildSpec = db.child_spec();
-    assert_eq!(spec.restart_type(), Restart::Transient);
-    assert!(matches!(spec.shutdown_budget(), Some(Shutdown::Timeout(d)) if d == Duration::from_secs(5)));
-    assert_eq!(spec.ready_timeout(), Some(Duration::from_secs(10)));
+    assert_eq!(spec.get_restart(), Restart::Transient);
+    assert!(matches!(spec.get_shutdown(), Some(Shutdown::Timeout(d)) if d == Duration::from_secs(5)));
+    assert_eq!(spec.get_ready_within(), Some(Duration::from_secs(10)));
 }

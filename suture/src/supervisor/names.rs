@@ -1,0 +1,117 @@
+//! Sibling names: unique under one supervisor, so that every path names one child.
+//!
+//! A name already taken gets the lowest free suffix: `worker`, `worker#2`, `worker#3`. A
+//! name may not contain `#` (nor `/`), so a suffixed name always parses back to its base.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+/// The names in use among one supervisor's children.
+#[derive(Default)]
+pub(crate) struct Names {
+    /// Per base name: which suffixes are taken. Pools share one entry, not one per child.
+    taken: HashMap<Arc<str>, Slots>,
+}
+
+/// The suffixes of one base name: `1..next` minus `freed` are in use (1 is the bare name).
+struct Slots {
+    next: u32,
+    freed: BinaryHeap<Reverse<u32>>,
+    live: u32,
+}
+
+/// Whether `name` can name a supervisor or a child: non-empty, without the path separator
+/// `/` or the suffix mark `#`. (The one home of this rule, for the builder and for specs.)
+pub(crate) fn is_valid(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['/', '#'])
+}
+
+impl Names {
+    /// Takes `name` for a new child, or its lowest free suffixed form.
+    pub(crate) fn claim(&mut self, name: &Arc<str>) -> Arc<str> {
+        let Some(slots) = self.taken.get_mut(&**name) else {
+            self.taken.insert(
+                name.clone(),
+                Slots {
+                    next: 2,
+                    freed: BinaryHeap::new(),
+                    live: 1,
+                },
+            );
+            return name.clone();
+        };
+        slots.live += 1;
+        let suffix = match slots.freed.pop() {
+            Some(Reverse(suffix)) => suffix,
+            None => {
+                slots.next += 1;
+                slots.next - 1
+            }
+        };
+        if suffix == 1 {
+            name.clone()
+        } else {
+            Arc::from(format!("{name}#{suffix}"))
+        }
+    }
+
+    /// Gives back the name of a child that is gone for good.
+    pub(crate) fn release(&mut self, name: &str) {
+        let (base, suffix) = match name.rsplit_once('#') {
+            Some((base, suffix)) => (base, suffix.parse().unwrap_or(1)),
+            None => (name, 1),
+        };
+        let Some(slots) = self.taken.get_mut(base) else {
+            return;
+        };
+        slots.live -= 1;
+        if slots.live == 0 {
+            self.taken.remove(base);
+        } else {
+            slots.freed.push(Reverse(suffix));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(names: &mut Names, name: &str) -> String {
+        names.claim(&Arc::from(name)).to_string()
+    }
+
+    #[test]
+    fn a_taken_name_gets_the_lowest_free_suffix() {
+        let mut names = Names::default();
+        assert_eq!(claim(&mut names, "worker"), "worker");
+        assert_eq!(claim(&mut names, "worker"), "worker#2");
+        assert_eq!(claim(&mut names, "worker"), "worker#3");
+        assert_eq!(claim(&mut names, "db"), "db");
+        names.release("worker#2");
+        names.release("worker");
+        assert_eq!(claim(&mut names, "worker"), "worker");
+        assert_eq!(claim(&mut names, "worker"), "worker#2");
+        assert_eq!(claim(&mut names, "worker"), "worker#4");
+    }
+
+    #[test]
+    fn a_name_freed_by_every_sibling_starts_over() {
+        let mut names = Names::default();
+        claim(&mut names, "job");
+        claim(&mut names, "job");
+        names.release("job");
+        names.release("job#2");
+        assert!(names.taken.is_empty());
+        assert_eq!(claim(&mut names, "job"), "job");
+        assert_eq!(claim(&mut names, "job"), "job#2");
+    }
+
+    #[test]
+    fn siblings_of_a_pool_share_their_name_until_it_is_taken() {
+        let mut names = Names::default();
+        let shared: Arc<str> = Arc::from("worker");
+        assert!(Arc::ptr_eq(&names.claim(&shared), &shared));
+    }
+}

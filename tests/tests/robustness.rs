@@ -1,0 +1,112 @@
+//! A supervisor never dies of a child, and loses none: the defects an adversarial review found.
+
+use std::time::Duration;
+
+use suture::testing::{EventRecorder, Running, Scripted, Step};
+use suture::{
+    ChildSpec, ChildState, Context, EventKind, Service, ServiceResult, Shutdown, Strategy,
+    Supervisor,
+};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// Its nested supervisor is aborted in the middle of stopping (its budget under the parent
+/// runs out while a child of its own still stops slowly); restarted with its group, it comes
+/// back with every child: the slow one, aborted with it, hands its service back.
+#[tokio::test(start_paused = true)]
+async fn a_nested_supervisor_aborted_mid_stop_comes_back_with_all_its_children() {
+    let inner = Supervisor::builder("inner")
+        .shutdown(10 * SECOND)
+        .build()
+        .unwrap();
+    let quick = Scripted::running("quick");
+    let slow = Scripted::new("slow", [Step::StopSlowly(5 * SECOND)]);
+    let (quick_probe, slow_probe) = (quick.probe(), slow.probe());
+    inner.add(quick).unwrap();
+    inner.add(slow).unwrap();
+    let inner_handle = inner.handle();
+
+    let root = Supervisor::builder("root")
+        .strategy(Strategy::OneForAll)
+        .build()
+        .unwrap();
+    root.add_with(inner, ChildSpec::new().shutdown(Shutdown::Timeout(SECOND)))
+        .unwrap();
+    root.add(Scripted::new("crasher", [Step::Fail, Step::Run]))
+        .unwrap();
+    let tree = Running::start(root).await;
+    let begin = tokio::time::Instant::now();
+
+    // The crash restarts the group; `inner` gets one second, `slow` needs five: `inner`
+    // is aborted mid-stop and served again at once.
+    quick_probe.wait_for_starts(2).await;
+    assert_eq!(begin.elapsed(), SECOND, "`inner` was aborted after its one second");
+    slow_probe.wait_for_starts(2).await;
+    assert_eq!(begin.elapsed(), SECOND, "`slow` was aborted with its supervisor");
+    let children = inner_handle.children().await.unwrap();
+    let states: Vec<_> = children
+        .iter()
+        .map(|c| (c.name.as_str(), c.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("quick", ChildState::Running),
+            ("slow", ChildState::Running)
+        ]
+    );
+    assert!(inner_handle.unstopped_services().is_empty());
+    tree.shutdown().await.unwrap();
+}
+
+/// A service whose `Drop` panics.
+struct DropBomb;
+
+impl Drop for DropBomb {
+    fn drop(&mut self) {
+        panic!("boom in drop");
+    }
+}
+
+impl Service for DropBomb {
+    async fn serve(&mut self, ctx: Context) -> ServiceResult {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_panicking_in_its_drop_when_removed_is_reported_and_the_supervisor_carries_on() {
+    let events = EventRecorder::new();
+    let sup = Supervisor::builder("app")
+        .event_hook(events.hook())
+        .build()
+        .unwrap();
+    let bomb = sup.add(DropBomb).unwrap();
+    let sibling = Scripted::running("sibling");
+    let probe = sibling.probe();
+    sup.add(sibling).unwrap();
+    let handle = sup.handle();
+    let tree = Running::start(sup).await;
+    probe.wait_for_starts(1).await;
+
+    handle.remove_and_wait(bomb, SECOND).await.unwrap();
+    let event = events
+        .wait_for(|e| matches!(e.kind, EventKind::DropPanicked { .. }))
+        .await;
+    let EventKind::DropPanicked {
+        service, message, ..
+    } = &event.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!((&**service, message.as_str()), ("DropBomb", "boom in drop"));
+
+    // The supervisor still answers, and its other child was never touched.
+    assert!(handle.is_running());
+    let children = handle.children().await.unwrap();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].state, ChildState::Running);
+    assert_eq!((probe.starts(), probe.ends()), (1, 0));
+    tree.shutdown().await.unwrap();
+}
