@@ -662,7 +662,7 @@ impl SupervisorHandle {
     }
 
     /// Marks the supervisor stopped for good (its parent dropped it).
-    pub(crate) fn mark_stopped(&self) {
+    pub(crate) fn mark_finished(&self) {
         let mut lifecycle = self.shared.lifecycle();
         if *lifecycle == Lifecycle::Idle {
             *lifecycle = Lifecycle::Finished;

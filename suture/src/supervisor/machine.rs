@@ -727,7 +727,7 @@ impl Machine {
         if let Some(child) = self.children.remove(&id) {
             self.names.release(&child.name);
             if let Some(handle) = &child.supervisor {
-                handle.mark_stopped();
+                handle.mark_finished();
             }
             let name = child.name.clone();
             if let Some(report) = dispose(child) {
@@ -913,7 +913,7 @@ impl Machine {
         if let Some(child) = self.children.remove(&id) {
             self.names.release(&child.name);
             if let Some(handle) = &child.supervisor {
-                handle.mark_stopped();
+                handle.mark_finished();
             }
         }
         self.advance_group(now);
@@ -997,7 +997,7 @@ impl Machine {
             return Err(self.unknown_child());
         };
         if let Some(handle) = &child.supervisor {
-            handle.mark_stopped();
+            handle.mark_finished();
         }
         if self.waiting == Some(id) {
             self.waiting = None;

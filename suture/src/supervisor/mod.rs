@@ -2,9 +2,9 @@
 //!
 //! The parts, one concept each: `builder` (settings, checked once), `handle` (the
 //! always-answering face, and what it shares with the value), `children` (what is kept of
-//! each child), `policy` and `intensity` (pure decisions), `stopping` (deadlines and
-//! waiters), `machine` (the synchronous state machine), `driver` (the one async loop that
-//! feeds it), `report` (events).
+//! each child), `names` (unique sibling names), `policy` and `intensity` (pure decisions),
+//! `stopping` (deadlines and waiters), `machine` (the synchronous state machine), `driver`
+//! (the one async loop that feeds it), `report` (events).
 
 mod builder;
 mod children;
