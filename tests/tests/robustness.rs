@@ -40,9 +40,17 @@ async fn a_nested_supervisor_aborted_mid_stop_comes_back_with_all_its_children()
     // The crash restarts the group; `inner` gets one second, `slow` needs five: `inner`
     // is aborted mid-stop and served again at once.
     quick_probe.wait_for_starts(2).await;
-    assert_eq!(begin.elapsed(), SECOND, "`inner` was aborted after its one second");
+    assert_eq!(
+        begin.elapsed(),
+        SECOND,
+        "`inner` was aborted after its one second"
+    );
     slow_probe.wait_for_starts(2).await;
-    assert_eq!(begin.elapsed(), SECOND, "`slow` was aborted with its supervisor");
+    assert_eq!(
+        begin.elapsed(),
+        SECOND,
+        "`slow` was aborted with its supervisor"
+    );
     let children = inner_handle.children().await.unwrap();
     let states: Vec<_> = children
         .iter()
