@@ -8,9 +8,8 @@ use suture::{
     ChildInfo, ChildSpec, ChildState, ChildToken, Context, OnExceeded, Restart, Shutdown, Strategy,
     Supervisor, SupervisorError, SupervisorHandle, service_fn,
 };
+use suture_tests::SECOND;
 use tokio::time::Instant;
-
-const SECOND: Duration = Duration::from_secs(1);
 
 /// A supervisor that escalates at its second counted restart within the hour: a stop or a
 /// restart by request that counted toward intensity would end it after a few cycles.

@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use suture::testing::{EventRecorder, Running, Scripted, Step, Trigger, describe};
 use suture::{ChildState, Context, Restart, Supervisor, SupervisorError, service_fn};
-
-const SECOND: Duration = Duration::from_secs(1);
+use suture_tests::{SECOND, idle};
 
 #[tokio::test(start_paused = true)]
 async fn remove_returns_at_once_and_remove_and_wait_waits_for_the_stop() {
@@ -181,15 +180,9 @@ async fn a_large_dynamic_set_stops_concurrently() {
 #[tokio::test(start_paused = true)]
 async fn siblings_sharing_a_name_get_the_lowest_free_suffix_so_every_path_names_one_child() {
     let sup = Supervisor::builder("app").build().unwrap();
-    let idle = || {
-        service_fn("dup", |ctx: Context| async move {
-            ctx.cancelled().await;
-            Ok(())
-        })
-    };
-    let first = sup.add(idle()).unwrap();
-    let second = sup.add(idle()).unwrap();
-    sup.add(idle()).unwrap();
+    let first = sup.add(idle("dup")).unwrap();
+    let second = sup.add(idle("dup")).unwrap();
+    sup.add(idle("dup")).unwrap();
     let handle = sup.handle();
     let tree = Running::start(sup).await;
 
@@ -201,9 +194,9 @@ async fn siblings_sharing_a_name_get_the_lowest_free_suffix_so_every_path_names_
     // A name given back is the lowest free one, and is taken again before a new suffix.
     handle.remove_and_wait(second, SECOND).await.unwrap();
     handle.remove_and_wait(first, SECOND).await.unwrap();
-    handle.add(idle()).unwrap();
-    handle.add(idle()).unwrap();
-    handle.add(idle()).unwrap();
+    handle.add(idle("dup")).unwrap();
+    handle.add(idle("dup")).unwrap();
+    handle.add(idle("dup")).unwrap();
     let mut paths = names(handle.children().await.unwrap());
     paths.sort();
     assert_eq!(paths, ["app/dup", "app/dup#2", "app/dup#3", "app/dup#4"]);

@@ -15,6 +15,7 @@ use suture::{
     ChildSpec, Context, Event, EventKind, OnExceeded, Restart, Service, ServiceError,
     ServiceResult, Shutdown, ShutdownOrder, Strategy, Supervisor, SupervisorHandle,
 };
+use suture_tests::ABORT_GRACE;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -22,8 +23,6 @@ use tokio_util::sync::CancellationToken;
 mod replay;
 
 const BUDGET: Duration = Duration::from_millis(200);
-/// How long a stop may take beyond a child's budget: the abort and its grace.
-const ABORT_GRACE: Duration = Duration::from_millis(100);
 
 /// Every way a service may end one incarnation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,9 +4,8 @@ use std::time::Duration;
 
 use suture::testing::{EventRecorder, Journal, Running, Scripted, Step, Trigger, describe, settle};
 use suture::{EventKind, IntensityExceeded, OnExceeded, Supervisor};
+use suture_tests::SECOND;
 use tokio::time::Instant;
-
-const SECOND: Duration = Duration::from_secs(1);
 
 fn failure_counts(recorder: &EventRecorder) -> Vec<f64> {
     recorder

@@ -7,6 +7,7 @@ use suture::{
     AutoShutdown, ChildSpec, ChildState, Context, OnExceeded, Restart, Shutdown, SpecError,
     Supervisor, SupervisorError, service_fn,
 };
+use suture_tests::SECOND;
 use tokio_util::sync::CancellationToken;
 
 fn field_of(builder: suture::SupervisorBuilder) -> &'static str {
@@ -296,7 +297,6 @@ async fn adding_while_the_supervisor_stops_for_good_is_stopped() {
 
 #[tokio::test(start_paused = true)]
 async fn duration_max_settings_mean_never_and_nothing_overflows() {
-    const SECOND: Duration = Duration::from_secs(1);
     // Each accepted on its own.
     assert!(
         Supervisor::builder("a")

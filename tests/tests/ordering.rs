@@ -7,9 +7,8 @@ use suture::testing::{EventRecorder, Journal, Running, Scripted, Step, describe}
 use suture::{
     ChildSpec, Context, EventKind, NotReady, Shutdown, ShutdownOrder, Supervisor, service_fn,
 };
+use suture_tests::SECOND;
 use tokio::time::Instant;
-
-const SECOND: Duration = Duration::from_secs(1);
 
 fn ready_within(secs: u64) -> ChildSpec {
     ChildSpec::default().ready_within(Duration::from_secs(secs))

@@ -1,14 +1,11 @@
 //! A supervisor never dies of a child, and loses none: the defects an adversarial review found.
 
-use std::time::Duration;
-
 use suture::testing::{EventRecorder, Running, Scripted, Step};
 use suture::{
     ChildSpec, ChildState, Context, EventKind, Service, ServiceResult, Shutdown, Strategy,
     Supervisor,
 };
-
-const SECOND: Duration = Duration::from_secs(1);
+use suture_tests::SECOND;
 
 /// Its nested supervisor is aborted in the middle of stopping (its budget under the parent
 /// runs out while a child of its own still stops slowly); restarted with its group, it comes

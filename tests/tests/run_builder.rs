@@ -8,17 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use suture::{ChildSpec, Context, Runner, ServiceError, Supervisor, SupervisorHandle, service_fn};
+use suture_tests::idle;
 use tokio::sync::oneshot;
 
 /// Only turns a hang into a failure; never waited out.
 const BOUND: Duration = Duration::from_secs(20);
-
-fn idle(name: &'static str) -> impl suture::Service {
-    service_fn(name, |ctx: Context| async move {
-        ctx.cancelled().await;
-        Ok(())
-    })
-}
 
 fn runner() -> Runner {
     Runner::new().default_logging(false)
