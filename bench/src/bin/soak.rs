@@ -4,12 +4,17 @@
 //!
 //! Services pick, from a seeded generator, one fault per incarnation: return an error,
 //! return Ok, panic (string or non-string payload), hang past their budget ignoring
-//! cancellation, block the thread briefly, return `DoNotRestart`, or add and remove a
-//! sibling through the handle. Every strategy runs, in backoff and escalate mode. At the
+//! cancellation, block the thread briefly, return `DoNotRestart` (and panic when dropped),
+//! panic in `serve` before its future is first polled, or add and remove a sibling through
+//! the handle. The first child of each group is ready-gated and asks its own supervisor for
+//! its children before it says it is ready. One subtree restarts as a group with a budget so
+//! short that its nested supervisor is aborted in the middle of stopping. Every strategy
+//! runs, in backoff and escalate mode. At the
 //! end the tree is shut down and these invariants are checked; any broken one exits 1:
 //! - shutdown finishes within the sum of the budgets it was given;
 //! - every incarnation that started has ended (nothing left running, nothing leaked);
 //! - no service is reported unstopped (none blocks longer than the abort grace);
+//! - a child asking its own supervisor during start-up is always answered (within 1 s);
 //! - the runtime's alive tasks return to the baseline;
 //! - resident memory at the end is within 1.5x of memory at a quarter of the run (flat).
 #![allow(clippy::print_stdout)] // a command-line tool reporting its results
@@ -36,6 +41,9 @@ struct Counters {
     stop_timeouts: AtomicU64,
     escalations: AtomicU64,
     dynamic_adds: AtomicU64,
+    drop_panics: AtomicU64,
+    early_panics: AtomicU64,
+    handle_stalls: AtomicU64,
 }
 
 /// Counts an incarnation's end however it ends (returned, panicked, aborted).
@@ -51,12 +59,56 @@ struct Chaos {
     rng: fastrand::Rng,
     counters: Arc<Counters>,
     parent: Option<SupervisorHandle>,
+    /// Ready-gated: asks its supervisor for its children before calling `ctx.ready()`.
+    gated: bool,
+    /// Panics when dropped (set as it leaves for good).
+    bomb: bool,
+}
+
+impl Chaos {
+    fn new(seed: u64, counters: &Arc<Counters>, parent: Option<SupervisorHandle>) -> Self {
+        Chaos {
+            rng: fastrand::Rng::with_seed(seed),
+            counters: counters.clone(),
+            parent,
+            gated: false,
+            bomb: false,
+        }
+    }
+}
+
+impl Drop for Chaos {
+    fn drop(&mut self) {
+        if self.bomb {
+            panic!("chaos: panic in drop");
+        }
+    }
 }
 
 impl Service for Chaos {
-    async fn serve(&mut self, ctx: Context) -> ServiceResult {
+    fn serve(&mut self, ctx: Context) -> impl Future<Output = ServiceResult> + Send {
+        if self.rng.u32(0..100) < 2 {
+            self.counters.early_panics.fetch_add(1, Ordering::Relaxed);
+            panic!("chaos: panic before the first poll");
+        }
+        self.run(ctx)
+    }
+}
+
+impl Chaos {
+    async fn run(&mut self, ctx: Context) -> ServiceResult {
         self.counters.starts.fetch_add(1, Ordering::Relaxed);
         let _end = EndGuard(self.counters.clone());
+        if self.gated {
+            if let Some(parent) = &self.parent
+                && tokio::time::timeout(Duration::from_secs(1), parent.children())
+                    .await
+                    .is_err()
+            {
+                self.counters.handle_stalls.fetch_add(1, Ordering::Relaxed);
+            }
+            ctx.ready();
+        }
         let run_for = Duration::from_micros(self.rng.u64(100..5_000));
         tokio::select! {
             _ = ctx.cancelled() => return Ok(()),
@@ -81,11 +133,8 @@ impl Service for Chaos {
             66..68 => {
                 // Leave for good, handing the slot to a fresh service so the population lasts.
                 if let Some(parent) = &self.parent {
-                    let successor = Chaos {
-                        rng: fastrand::Rng::with_seed(self.rng.u64(..)),
-                        counters: self.counters.clone(),
-                        parent: Some(parent.clone()),
-                    };
+                    let successor =
+                        Chaos::new(self.rng.u64(..), &self.counters, Some(parent.clone()));
                     match parent.add(successor) {
                         Ok(_) => {
                             self.counters.dynamic_adds.fetch_add(1, Ordering::Relaxed);
@@ -93,15 +142,13 @@ impl Service for Chaos {
                         Err(e) => eprintln!("soak: successor not added: {e}"),
                     }
                 }
+                // Its supervisor forgets it: it panics as it is dropped, half the time.
+                self.bomb = self.rng.bool();
                 Err(ServiceError::do_not_restart())
             }
             68..75 => {
                 if let Some(parent) = &self.parent {
-                    let sibling = Chaos {
-                        rng: fastrand::Rng::with_seed(self.rng.u64(..)),
-                        counters: self.counters.clone(),
-                        parent: None,
-                    };
+                    let sibling = Chaos::new(self.rng.u64(..), &self.counters, None);
                     let spec = ChildSpec::new().restart(Restart::Temporary);
                     if let Ok(token) = parent.add_with(sibling, spec) {
                         self.counters.dynamic_adds.fetch_add(1, Ordering::Relaxed);
@@ -167,6 +214,9 @@ fn hook(counters: Arc<Counters>) -> impl Fn(&Event) + Send + Sync + 'static {
             EventKind::Escalated { .. } => {
                 c.escalations.fetch_add(1, Ordering::Relaxed);
             }
+            EventKind::DropPanicked { .. } => {
+                c.drop_panics.fetch_add(1, Ordering::Relaxed);
+            }
             _ => {}
         }
     }
@@ -174,7 +224,9 @@ fn hook(counters: Arc<Counters>) -> impl Fn(&Event) + Send + Sync + 'static {
 
 const BUDGET: Duration = Duration::from_millis(20);
 
-/// The root and its per-strategy groups, each with `width` chaotic children.
+/// The root and its per-strategy groups, each with `width` chaotic children (the first
+/// ready-gated), and one subtree whose group restarts abort a nested supervisor mid-stop.
+/// Returns the root and how many supervisors are below it.
 fn build(
     seed: u64,
     counters: &Arc<Counters>,
@@ -205,19 +257,41 @@ fn build(
                     builder = builder.backoff(Duration::from_millis(50)).jitter(0.5);
                 }
                 let group = builder.build()?;
-                for _ in 0..width {
-                    group.add(Chaos {
-                        rng: fastrand::Rng::with_seed(rng.u64(..)),
-                        counters: counters.clone(),
-                        parent: Some(group.handle()),
-                    })?;
+                for i in 0..width {
+                    let mut chaos = Chaos::new(rng.u64(..), counters, Some(group.handle()));
+                    if i == 0 {
+                        chaos.gated = true;
+                        let gate = ChildSpec::new().ready_within(Duration::from_millis(100));
+                        group.add_with(chaos, gate)?;
+                    } else {
+                        group.add(chaos)?;
+                    }
                 }
                 root.add_with(group, ChildSpec::new().shutdown(Shutdown::Infinity))?;
                 groups += 1;
             }
         }
     }
-    Ok((root, groups))
+    // `aborter` restarts `nested` with its chaotic sibling; `nested` gets 5 ms to stop
+    // children that each have 20 ms (and hang past it): it is aborted mid-stop, and must
+    // come back whole.
+    let aborter = Supervisor::builder("aborter")
+        .strategy(Strategy::OneForAll)
+        .intensity(1_000_000, Duration::from_secs(1))
+        .shutdown(BUDGET)
+        .build()?;
+    let nested = Supervisor::builder("nested")
+        .intensity(1_000_000, Duration::from_secs(1))
+        .shutdown(BUDGET)
+        .build()?;
+    for _ in 0..width {
+        nested.add(Chaos::new(rng.u64(..), counters, None))?;
+    }
+    let short = ChildSpec::new().shutdown(Shutdown::Timeout(Duration::from_millis(5)));
+    aborter.add_with(nested, short)?;
+    aborter.add(Chaos::new(rng.u64(..), counters, None))?;
+    root.add_with(aborter, ChildSpec::new().shutdown(Shutdown::Infinity))?;
+    Ok((root, groups + 2))
 }
 
 fn main() -> ExitCode {
@@ -310,6 +384,12 @@ async fn soak(seconds: u64, seed: u64) -> ExitCode {
         counters.starts.load(Ordering::Relaxed),
         counters.ends.load(Ordering::Relaxed),
     );
+    let stalls = counters.handle_stalls.load(Ordering::Relaxed);
+    if stalls > 0 {
+        broken.push(format!(
+            "{stalls} handle calls from a starting child waited more than 1 s"
+        ));
+    }
     if starts != ends {
         broken.push(format!("{starts} incarnations started but {ends} ended"));
     }
@@ -322,7 +402,8 @@ async fn soak(seconds: u64, seed: u64) -> ExitCode {
     // Every service that leaves hands its slot to one successor, so the tree keeps its size:
     // the root, its groups and their children, plus at most one short-lived temporary
     // sibling per group. (A snapshot can miss a group caught between two runs, never add one.)
-    let full_size = (1 + groups + groups * WIDTH) as usize;
+    // `groups` counts `aborter` and `nested` too, which hold `WIDTH + 1` between them.
+    let full_size = (1 + groups + (groups - 2) * WIDTH + WIDTH + 1) as usize;
     if population_end > full_size + groups as usize {
         broken.push(format!(
             "the tree grew: {population_end} services at the end, {full_size} at the start"
@@ -330,10 +411,12 @@ async fn soak(seconds: u64, seed: u64) -> ExitCode {
     }
     let c = &counters;
     println!(
-        "events={} starts={starts} restarts={} panics={} backoffs={} escalations={} stop_timeouts={} dynamic_adds={}",
+        "events={} starts={starts} restarts={} panics={} early_panics={} drop_panics={} backoffs={} escalations={} stop_timeouts={} dynamic_adds={}",
         c.events.load(Ordering::Relaxed),
         c.restarts.load(Ordering::Relaxed),
         c.panics.load(Ordering::Relaxed),
+        c.early_panics.load(Ordering::Relaxed),
+        c.drop_panics.load(Ordering::Relaxed),
         c.backoffs.load(Ordering::Relaxed),
         c.escalations.load(Ordering::Relaxed),
         c.stop_timeouts.load(Ordering::Relaxed),
