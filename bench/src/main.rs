@@ -485,8 +485,11 @@ fn scale_workload(workload: &str, n: u64, reps: usize) -> bool {
 // ---- W3: a deep tree -------------------------------------------------------------------------
 
 /// Depth 3, fan-out 100 x 100 x 10: `start_ms shutdown_ms`.
-fn w3_child() -> (f64, f64) {
+fn w3_child(system: &str) -> (f64, f64) {
     let rt = runtime();
+    if system == "tokio-floor" {
+        return rt.block_on(w3_floor());
+    }
     rt.block_on(async {
         let leaves = Counter::new(100 * 100 * 10);
         let root = pool("root");
@@ -517,6 +520,42 @@ fn w3_child() -> (f64, f64) {
     })
 }
 
+/// The floor of W3: the same tree of bare tasks. Each inner task holds a child token of its
+/// parent's, spawns its children, and on cancellation waits for them all to end.
+async fn w3_floor() -> (f64, f64) {
+    const FAN_OUT: [usize; 3] = [100, 100, 10];
+    fn inner(
+        level: usize,
+        token: CancellationToken,
+        leaves: Arc<Counter>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            if level == FAN_OUT.len() {
+                leaves.arrive();
+                token.cancelled().await;
+                return;
+            }
+            let children: Vec<_> = (0..FAN_OUT[level])
+                .map(|_| inner(level + 1, token.child_token(), leaves.clone()))
+                .collect();
+            token.cancelled().await;
+            for child in children {
+                let _ = child.await;
+            }
+        })
+    }
+    let leaves = Counter::new(FAN_OUT.iter().product::<usize>() as u64);
+    let stop = CancellationToken::new();
+    let began = Instant::now();
+    let root = inner(0, stop.clone(), leaves.clone());
+    leaves.reached.notified().await;
+    let start = began.elapsed();
+    let began = Instant::now();
+    stop.cancel();
+    let _ = root.await;
+    (ms(start), ms(began.elapsed()))
+}
+
 /// A supervisor of many similar children: they stop all at once.
 fn pool(name: &str) -> Supervisor {
     Supervisor::builder(name.to_owned())
@@ -526,16 +565,29 @@ fn pool(name: &str) -> Supervisor {
 }
 
 fn tree_workload(reps: usize) -> bool {
-    let (mut starts, mut stops) = (Vec::new(), Vec::new());
+    // [system][metric]: the floor, then suture, alternating in each repetition.
+    let mut figures: [[Vec<f64>; 2]; 2] = Default::default();
     for _ in 0..reps {
-        let Some(values) = in_child("w3") else {
-            return false;
-        };
-        starts.push(values[0]);
-        stops.push(values[1]);
+        for (i, system) in ["tokio-floor", "suture"].iter().enumerate() {
+            let Some(values) = in_child(&format!("w3:{system}")) else {
+                return false;
+            };
+            figures[i][0].push(values[0]);
+            figures[i][1].push(values[1]);
+        }
     }
-    line("suture", "W3", "start", median(starts), "ms", None);
-    line("suture", "W3", "shutdown", median(stops), "ms", None);
+    for (k, metric) in ["start", "shutdown"].iter().enumerate() {
+        let floor = median(figures[0][k].clone());
+        line("tokio-floor", "W3", metric, floor, "ms", None);
+        line(
+            "suture",
+            "W3",
+            metric,
+            median(figures[1][k].clone()),
+            "ms",
+            Some(floor),
+        );
+    }
     true
 }
 
@@ -690,8 +742,8 @@ fn child(spec: &str) -> ExitCode {
             let (floor, ours) = w1b_child();
             vec![floor, ours]
         }
-        ["w3"] => {
-            let (a, b) = w3_child();
+        ["w3", system] => {
+            let (a, b) = w3_child(system);
             vec![a, b]
         }
         ["idle", system] => {
