@@ -6,6 +6,8 @@
 #[allow(unused_extern_crates)]
 extern crate self as suture;
 
+#[cfg(any(feature = "systemd", feature = "health"))]
+mod assess;
 mod context;
 mod declared;
 mod error;
