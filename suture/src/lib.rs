@@ -25,6 +25,10 @@ pub mod testing;
 
 pub mod guide;
 
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub mod health;
+
 pub use context::Context;
 pub use error::{
     BoxError, BuildError, IntensityExceeded, NotReady, ServiceError, ServiceResult, SpecError,
