@@ -289,6 +289,20 @@ fn systemd_hears_ready_status_watchdog_and_stopping_in_order() {
 }
 
 #[test]
+fn a_root_ending_by_itself_says_stopping_and_exits_1() {
+    let mut socket = NotifySocket::bind("ended");
+    let mut probe = Probe::start("tree", &socket);
+    probe.command("ready");
+    socket.wait_for("READY=1", |m| m == "READY=1");
+    probe.command("terminate");
+    socket.wait_for("STOPPING=1", |m| m == "STOPPING=1");
+    let status = probe.finish();
+    assert_eq!(status.code(), Some(1), "{}", probe.transcript.join("\n"));
+    let after = socket.rest();
+    assert!(after.is_empty(), "sent after STOPPING=1: {after:#?}");
+}
+
+#[test]
 fn switched_off_it_sends_nothing_even_under_systemd() {
     let mut socket = NotifySocket::bind("off");
     let mut probe = Probe::start("off", &socket);

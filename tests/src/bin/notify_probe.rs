@@ -9,7 +9,8 @@
 //! - `app/idle`, which runs;
 //!
 //! and the command `stall` blocks the root's loop (its event hook blocks at the next event,
-//! caused by restarting `app/idle`) until the command `release`.
+//! caused by restarting `app/idle`) until the command `release`; the command `terminate` adds
+//! a child that ends the tree with `TerminateTree`.
 //!
 //! Mode `off` runs the same tree with `Runner::systemd_notify(false)`.
 #![allow(
@@ -158,6 +159,14 @@ impl Commands {
                     runtime.spawn(async move { root.restart_child(idle).await });
                 }
                 "release" => self.gate.set(false),
+                "terminate" => {
+                    let quitter = service_fn("quitter", |_ctx: Context| async {
+                        Err(ServiceError::terminate_tree())
+                    });
+                    if let Err(error) = self.root.add(quitter) {
+                        eprintln!("notify_probe: cannot add the quitter: {error}");
+                    }
+                }
                 other => eprintln!("notify_probe: unknown command `{other}`"),
             }
         }
