@@ -87,7 +87,9 @@
 //! whenever it changes (`4 running; backing off: app/feed`, shown by `systemctl status`),
 //! `WATCHDOG=1` at half the watchdog interval while the root's loop answers, and
 //! `STOPPING=1` when shutdown begins. [`Runner::systemd_notify`](crate::Runner::systemd_notify)
-//! turns it off. A unit for it:
+//! turns it off. A supervisor says it is ready once its own start-up is complete, so give
+//! a nested supervisor a ready timeout ([`ChildSpec::ready_within`](crate::ChildSpec::ready_within),
+//! `#[child(ready = 10s)]`) for its start-up to count in the root's. A unit for it:
 //!
 //! ```ini
 //! [Unit]
