@@ -11,6 +11,7 @@ use crate::supervisor::SupervisorHandle;
 use crate::tree::{ChildState, TreeNode};
 
 /// Roughly the longest [`Assessment::summary`], in bytes.
+#[cfg_attr(not(all(feature = "systemd", unix)), allow(dead_code))]
 pub(crate) const SUMMARY_LIMIT: usize = 400;
 
 /// A tree's health, as the service manager needs it.
@@ -33,6 +34,7 @@ impl Assessment {
     /// escaped, so that a name cannot break the line, and the line stops listing them at
     /// about [`SUMMARY_LIMIT`] bytes (`... and 9990 more`): a pool of 10,000 backed-off
     /// workers must still fit in one datagram.
+    #[cfg_attr(not(all(feature = "systemd", unix)), allow(dead_code))]
     pub(crate) fn summary(&self) -> String {
         let mut line = format!("{} running", self.running);
         let mut last_state = None;

@@ -6,7 +6,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as suture;
 
-#[cfg(any(feature = "systemd", feature = "health"))]
+#[cfg(any(all(feature = "systemd", unix), feature = "health"))]
 mod assess;
 mod context;
 mod declared;

@@ -283,9 +283,26 @@ fn systemd_hears_ready_status_watchdog_and_stopping_in_order() {
     assert_eq!(count(&socket.seen, "READY=1"), 1);
     assert_eq!(count(&socket.seen, "STOPPING=1"), 1);
     assert!(ready < stopping);
+    // Logged once each, when the loop stalled and when it came back; none at start-up.
     let log = probe.transcript.join("\n");
-    assert!(log.contains("does not answer"), "{log}");
-    assert!(log.contains("answers again"), "{log}");
+    let at = |needle: &str| {
+        let found: Vec<usize> = probe
+            .transcript
+            .iter()
+            .enumerate()
+            .filter(|(_, line)| line.contains(needle))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "`{needle}` logged {} times:\n{log}",
+            found.len()
+        );
+        found[0]
+    };
+    assert!(at("out: stalled") < at("does not answer"), "{log}");
+    assert!(at("does not answer") < at("answers again"), "{log}");
 }
 
 #[test]

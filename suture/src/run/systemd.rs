@@ -69,11 +69,13 @@ async fn notify(
     // Pings at half the watchdog interval, as systemd advises; the health is looked at as
     // often, or once a second.
     let period = watchdog.map_or(STATUS_PERIOD, |interval| (interval / 2).min(STATUS_PERIOD));
-    let mut ticks = tokio::time::interval(period);
+    // The first look one period in: the root's loop is running by then.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sent_ready = false;
     let mut last_status = None;
-    let mut answering = true;
+    // Unknown until the first look: only a change is logged.
+    let mut answering = None;
     loop {
         tokio::select! {
             biased;
@@ -109,17 +111,15 @@ async fn notify(
             () = stop.cancelled() => break,
             looked = look => looked,
         };
-        if answers != answering {
-            answering = answers;
-            if answers {
-                tracing::info!(target: "suture", "the root's loop answers again; watchdog pings resume");
-            } else if watchdog.is_some() {
-                tracing::error!(
-                    target: "suture",
-                    "the root's loop does not answer; watchdog pings stop, so systemd restarts the service"
-                );
-            }
+        if answers && answering == Some(false) {
+            tracing::info!(target: "suture", "the root's loop answers again; watchdog pings resume");
+        } else if !answers && answering != Some(false) && watchdog.is_some() {
+            tracing::error!(
+                target: "suture",
+                "the root's loop does not answer; watchdog pings stop, so systemd restarts the service"
+            );
         }
+        answering = Some(answers);
         if answers && watchdog.is_some() {
             send(&[NotifyState::Watchdog]);
         }
