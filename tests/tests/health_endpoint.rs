@@ -1,7 +1,8 @@
 //! `suture::health::HealthEndpoint` served in a tree, probed by a real HTTP client (hyper's)
 //! on an ephemeral loopback port: `/readyz` follows a child into backoff and out, `/livez`
 //! stays up, bad paths and methods get 404 / 405, garbage gets 400, and a burst of requests
-//! leaves the tree untouched.
+//! leaves the tree untouched; a stalled root loop fails `/livez`; a taken port fails the
+//! endpoint with the address in its error.
 //!
 //! The clock is real (the sockets are), and nothing waits for time to pass: the test waits
 //! for the supervisor's events, then asks; the supervisor's loop answers the endpoint's
@@ -298,4 +299,94 @@ async fn a_burst_of_requests_leaves_the_tree_untouched() {
         (StatusCode::OK, "ok\n".into())
     );
     tree.running.shutdown().await.expect("a clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn livez_fails_while_the_roots_loop_is_stalled_and_recovers() {
+    use std::sync::{Condvar, Mutex};
+
+    /// Closed, it blocks the root's loop in its event hook until opened again.
+    #[derive(Default)]
+    struct Gate {
+        closed: Mutex<bool>,
+        opened: Condvar,
+        blocked: Notify,
+    }
+    let gate = Arc::new(Gate::default());
+    let hook_gate = gate.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("an ephemeral port");
+    let addr = listener.local_addr().expect("bound");
+    let app = Supervisor::builder("app")
+        .event_hook(move |_event| {
+            let mut closed = hook_gate.closed.lock().expect("not poisoned");
+            if *closed {
+                hook_gate.blocked.notify_one();
+            }
+            while *closed {
+                closed = hook_gate.opened.wait(closed).expect("not poisoned");
+            }
+        })
+        .build()
+        .expect("valid settings");
+    app.add(HealthEndpoint::new(app.handle()).listener(listener))
+        .expect("added");
+    let idle = app.add(idle("db")).expect("added");
+    let tree = Running::start(app).await;
+    let mut client = Client::connect(addr).await;
+    assert_eq!(client.get("/livez").await, (StatusCode::OK, "ok\n".into()));
+
+    // Stall the loop: its next event (restarting `db`) blocks in the hook.
+    *gate.closed.lock().expect("not poisoned") = true;
+    let handle = tree.handle.clone();
+    let restart = tokio::spawn(async move { handle.restart_child(idle).await });
+    bounded("the loop to stall", gate.blocked.notified()).await;
+    let stalled = "the root's loop does not answer\n".to_owned();
+    assert_eq!(
+        client.get("/livez").await,
+        (StatusCode::SERVICE_UNAVAILABLE, stalled.clone())
+    );
+    assert_eq!(
+        client.get("/readyz").await,
+        (StatusCode::SERVICE_UNAVAILABLE, stalled)
+    );
+
+    *gate.closed.lock().expect("not poisoned") = false;
+    gate.opened.notify_all();
+    bounded("the restart", restart)
+        .await
+        .expect("joined")
+        .expect("restarted");
+    assert_eq!(client.get("/livez").await, (StatusCode::OK, "ok\n".into()));
+    assert_eq!(client.get("/readyz").await, (StatusCode::OK, "ok\n".into()));
+    tree.shutdown().await.expect("a clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_taken_is_a_failure_of_the_endpoint_with_the_address_in_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("an ephemeral port");
+    let addr = taken.local_addr().expect("bound");
+    let recorder = EventRecorder::new();
+    let app = Supervisor::builder("app")
+        .event_hook(recorder.hook())
+        .build()
+        .expect("valid settings");
+    app.add(HealthEndpoint::new(app.handle()).bind(addr))
+        .expect("added");
+    let tree = Running::start(app).await;
+    let failed = bounded(
+        "the endpoint's failure",
+        recorder.wait_for(|e| matches!(e.kind, EventKind::Terminated { .. })),
+    )
+    .await;
+    let EventKind::Terminated { service, error, .. } = failed.kind else {
+        unreachable!("filtered")
+    };
+    assert_eq!(&*service, "health");
+    let error = error.expect("a failure, not a return");
+    assert!(
+        error.starts_with(&format!("cannot listen on {addr}: ")),
+        "{error}"
+    );
+    drop(taken);
+    tree.shutdown().await.expect("a clean stop");
 }
