@@ -196,3 +196,77 @@ fn the_numbered_examples_run_to_completion() {
         );
     }
 }
+
+/// The production example under a stand-in for systemd: a datagram socket bound here, named
+/// by `NOTIFY_SOCKET`. `--demo` asks its own health endpoint, then stops by itself.
+#[cfg(unix)]
+#[test]
+fn production_answers_its_probes_and_tells_systemd() {
+    use std::os::unix::net::UnixDatagram;
+
+    let socket_path =
+        std::env::temp_dir().join(format!("suture-production-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket_path);
+    let socket = UnixDatagram::bind(&socket_path).expect("a datagram socket in the temp dir");
+    let mut child = Command::new(example("production"))
+        .arg("--demo")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "2000000")
+        .env_remove("WATCHDOG_PID")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the production example was built by cargo test");
+    let (tx, rx) = mpsc::channel();
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    thread::spawn(move || {
+        let mut out = String::new();
+        let mut err = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        let _ = stderr.read_to_string(&mut err);
+        let _ = tx.send((out, err, child.wait()));
+    });
+    let (stdout, stderr, status) = rx
+        .recv_timeout(LINE_TIMEOUT)
+        .expect("production --demo exits by itself");
+    let status = status.expect("wait");
+    assert!(status.success(), "exit {status:?}:\n{stdout}\n{stderr}");
+    for expected in [
+        "ready: app",
+        "GET /livez -> 200\nok",
+        "GET /readyz -> 200\nok",
+        "GET /tree -> 200\napp\n├── health [running",
+        "    ├── store [running",
+        "    └── rooms [running",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "no `{expected}` in:\n{stdout}\n{stderr}"
+        );
+    }
+
+    // The process has exited: everything it sent is queued in the socket.
+    socket.set_nonblocking(true).expect("non-blocking");
+    let mut messages = Vec::new();
+    let mut buffer = vec![0; 64 * 1024];
+    while let Ok(len) = socket.recv(&mut buffer) {
+        messages.extend(
+            String::from_utf8_lossy(&buffer[..len])
+                .lines()
+                .map(str::to_owned),
+        );
+    }
+    let _ = std::fs::remove_file(&socket_path);
+    let position = |wanted: &str| {
+        messages
+            .iter()
+            .position(|m| m == wanted)
+            .unwrap_or_else(|| panic!("no `{wanted}` in {messages:#?}"))
+    };
+    assert!(
+        position("READY=1") < position("STOPPING=1"),
+        "{messages:#?}"
+    );
+    assert_eq!(messages.last().map(String::as_str), Some("STOPPING=1"));
+}

@@ -1,4 +1,5 @@
-//! The guide: how supervision works in suture, and where it differs from Go's suture and OTP.
+//! The guide: how supervision works in suture, how it cooperates with systemd and Kubernetes,
+//! and where it differs from Go's suture and OTP.
 //!
 //! # Strategies
 //!
@@ -57,6 +58,150 @@
 //! every setting checked at compile time and the start and stop orders as constants; a
 //! declared supervisor is a [`Service`](crate::Service) like any other, so declared and
 //! dynamic supervisors nest in each other freely.
+//!
+//! # Beyond the process: the service manager
+//!
+//! A tree ends at the process. Past it, supervision belongs to systemd or Kubernetes: they
+//! restart the process when the tree gives up, and a wedged process when nothing inside can
+//! notice. [`suture::run`](crate::run) speaks to them in two ways: the exit status, and (with
+//! the features below) what it says while it runs. The exit status:
+//!
+//! | status    | when                                                            | restarted?                              |
+//! |-----------|-----------------------------------------------------------------|-----------------------------------------|
+//! | 0         | a clean stop: a signal or a trigger asked, or the root returned `Ok(())` | no: it was asked for, or it is done |
+//! | 1         | the root failed: intensity exceeded at the root, `TerminateTree`, an error, a panic; or services would not stop | yes: escalation past the process |
+//! | 130 / 143 | a second SIGINT / SIGTERM forced the exit during the shutdown   | a person did it: as they asked          |
+//!
+//! And the tree's health, as the service manager is told it: every node below the root
+//! running is *healthy*; a node starting, stopping, restarting, backing off or stopped makes
+//! the tree *not ready*, naming its path; the root's loop not answering a request within a
+//! moment (half a second, or half the watchdog interval) makes the process *not alive*.
+//! A child crash-looping behind a backoff is the tree doing its job: the process is still
+//! alive, and restarting it would not help; it is only not ready.
+//!
+//! # Running under systemd
+//!
+//! With the `systemd` feature, [`Runner`](crate::Runner) speaks systemd's notification
+//! protocol when the process was started by it (`NOTIFY_SOCKET` set; otherwise it says
+//! nothing): `READY=1` once the root's start-up is complete, `STATUS=` a one-line summary
+//! whenever it changes (`4 running; backing off: app/feed`, shown by `systemctl status`),
+//! `WATCHDOG=1` at half the watchdog interval while the root's loop answers, and
+//! `STOPPING=1` when shutdown begins. [`Runner::systemd_notify`](crate::Runner::systemd_notify)
+//! turns it off. A supervisor says it is ready once its own start-up is complete, so give
+//! a nested supervisor a ready timeout ([`ChildSpec::ready_within`](crate::ChildSpec::ready_within),
+//! `#[child(ready = 10s)]`) for its start-up to count in the root's. A unit for it:
+//!
+//! ```ini
+//! [Unit]
+//! Description=chat server
+//! After=network-online.target
+//! Wants=network-online.target
+//! # At most 5 starts in 5 minutes: the process-level intensity. Past it the unit fails.
+//! StartLimitIntervalSec=300
+//! StartLimitBurst=5
+//!
+//! [Service]
+//! ExecStart=/usr/local/bin/chat
+//! # Started means READY=1: every initial child started, the ready-gated ones ready.
+//! # Units ordered After= this one wait for it.
+//! Type=notify
+//! TimeoutStartSec=60
+//! # WATCHDOG=1 comes every 10 s while the root's loop answers. A stuck tree goes
+//! # silent; after 20 s systemd kills the process (SIGABRT) and Restart= applies.
+//! WatchdogSec=20
+//! # Exit 1 (the tree gave up), a watchdog kill or a crash restarts it; exit 0 does not.
+//! Restart=on-failure
+//! RestartSec=2
+//! # `systemctl stop` sends SIGTERM once: the tree stops in order, each service within
+//! # its budget. The budgets must fit in this, or SIGKILL ends it first.
+//! TimeoutStopSec=30
+//! Environment=RUST_LOG=info
+//!
+//! [Install]
+//! WantedBy=multi-user.target
+//! ```
+//!
+//! Against the exit statuses: `systemctl stop` (SIGTERM) ends in 0 and the unit is
+//! inactive; the root failing ends in 1 and `Restart=on-failure` starts the process again
+//! after `RestartSec=`, until `StartLimitBurst=` restarts in `StartLimitIntervalSec=` mark the
+//! unit failed (a crash loop one level up, handled as the tree handles its own); 130 / 143
+//! only happen when someone sends a second signal by hand, and systemd counts them as
+//! failures unless the unit lists them in `SuccessExitStatus=`. The watchdog covers what no
+//! exit status can: a root whose loop is stuck (a blocked thread, a deadlock in an event
+//! hook) stops the pings, and systemd restarts the process. The notifications come from the
+//! main process, as `NotifyAccess=main` (the default) wants; the pings stop when `WATCHDOG_PID`
+//! names another process.
+//!
+//! # Running under Kubernetes
+//!
+//! With the `health` feature, [`HealthEndpoint`](crate::health::HealthEndpoint) is a service
+//! serving `/livez`, `/readyz` and `/tree` over HTTP. Add it first, so that it starts first
+//! and stops last, and bind it where the kubelet can reach it:
+//!
+//! ```text
+//! app.add(HealthEndpoint::new(app.handle()).bind(([0, 0, 0, 0], 8081)))?;
+//! ```
+//!
+//! Then the Deployment's probes:
+//!
+//! ```yaml
+//! apiVersion: apps/v1
+//! kind: Deployment
+//! metadata:
+//!   name: chat
+//! spec:
+//!   replicas: 3
+//!   selector:
+//!     matchLabels: { app: chat }
+//!   template:
+//!     metadata:
+//!       labels: { app: chat }
+//!     spec:
+//!       # SIGTERM, then SIGKILL after this: the tree's shutdown budgets must fit in it.
+//!       terminationGracePeriodSeconds: 30
+//!       containers:
+//!         - name: chat
+//!           image: registry.example.com/chat:1.0
+//!           env:
+//!             - { name: RUST_LOG, value: info }
+//!           ports:
+//!             - { name: http, containerPort: 8080 }
+//!             - { name: health, containerPort: 8081 }
+//!           # Holds the other probes off while the tree starts (ready-gated children
+//!           # may take a while): up to 30 x 2 s.
+//!           startupProbe:
+//!             httpGet: { path: /readyz, port: health }
+//!             periodSeconds: 2
+//!             failureThreshold: 30
+//!           # Restart the container only when the process is wedged: the root's loop
+//!           # does not answer (or the root has stopped).
+//!           livenessProbe:
+//!             httpGet: { path: /livez, port: health }
+//!             periodSeconds: 10
+//!             timeoutSeconds: 1
+//!             failureThreshold: 3
+//!           # No traffic while any path is not running (backing off, restarting...).
+//!           readinessProbe:
+//!             httpGet: { path: /readyz, port: health }
+//!             periodSeconds: 5
+//!             timeoutSeconds: 1
+//!             failureThreshold: 1
+//! ```
+//!
+//! Against the health states: a child backing off makes `/readyz` answer 503 with its path,
+//! and the pod leaves the Service's endpoints without a restart; when the child runs again
+//! (its backoff over, or an operator restarting it), `/readyz` answers 200 and traffic comes
+//! back. `/livez` stays 200 through all of it: a database outage must not restart every pod
+//! in a loop. It fails only when the root's loop does not answer within half a second (well
+//! under `timeoutSeconds`), and then a restart is what helps.
+//!
+//! Against the exit statuses: when the tree gives up (intensity exceeded at the root), `run`
+//! exits 1 and the kubelet restarts the container (with its own growing back-off,
+//! `CrashLoopBackOff`, past repeated failures). At pod deletion the container gets SIGTERM,
+//! the tree stops in order, and `run` exits 0; during that shutdown `/readyz` answers 503
+//! (children stopping) and `/livez` 200, so the kubelet neither sends traffic nor kills it
+//! early. A tree slower than `terminationGracePeriodSeconds` is killed by SIGKILL (exit 137).
+//! `/tree` prints the tree, for a person with `kubectl port-forward`.
 //!
 //! # Where suture (Rust) differs from Go's suture
 //!

@@ -6,6 +6,8 @@
 #[allow(unused_extern_crates)]
 extern crate self as suture;
 
+#[cfg(any(all(feature = "systemd", unix), feature = "health"))]
+mod assess;
 mod context;
 mod declared;
 mod error;
@@ -22,6 +24,10 @@ mod tree;
 pub mod testing;
 
 pub mod guide;
+
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub mod health;
 
 pub use context::Context;
 pub use error::{

@@ -29,6 +29,7 @@ impl Probe {
             .arg(mode)
             .env("RUST_LOG", "info")
             .env_remove("NO_COLOR")
+            .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

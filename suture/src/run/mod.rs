@@ -3,6 +3,31 @@
 
 mod logging;
 mod signals;
+#[cfg(all(feature = "systemd", unix))]
+mod systemd;
+
+/// Without the `systemd` feature (or off unix), nothing is ever sent.
+#[cfg(not(all(feature = "systemd", unix)))]
+mod systemd {
+    use crate::supervisor::SupervisorHandle;
+    use tokio_util::sync::CancellationToken;
+
+    #[derive(Debug)]
+    pub(super) struct Notifier;
+
+    impl Notifier {
+        pub(super) fn start(
+            _root: Option<SupervisorHandle>,
+            _shutdown: &CancellationToken,
+        ) -> Option<Notifier> {
+            None
+        }
+
+        pub(super) fn ready(&self) {}
+
+        pub(super) async fn stopping(self) {}
+    }
+}
 
 use std::fmt;
 use std::future::Future;
@@ -97,6 +122,7 @@ pub struct Runner {
     shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     on_ready: Option<Box<dyn FnOnce(SupervisorHandle) + Send>>,
     default_logging: bool,
+    systemd_notify: bool,
 }
 
 impl Runner {
@@ -117,6 +143,7 @@ impl Runner {
             shutdown: None,
             on_ready: None,
             default_logging: true,
+            systemd_notify: true,
         }
     }
 
@@ -230,6 +257,38 @@ impl Runner {
         self
     }
 
+    /// Whether [`run`](Self::run) tells systemd how the tree is doing (default `true`), with
+    /// the `systemd` feature, on unix, when the process was started by systemd (with
+    /// `NOTIFY_SOCKET` set; otherwise nothing is ever sent):
+    /// - `READY=1` once the root's start-up is complete (every initial child started, those
+    ///   with a ready timeout ready), when [`on_ready`](Self::on_ready) would be called; for
+    ///   a `Type=notify` unit, that is when systemd considers it started;
+    /// - `STATUS=` a one-line summary whenever it changes (the tree's health is looked at
+    ///   every second, or every half watchdog interval), e.g. `4 running; backing off:
+    ///   app/feed`, shown by `systemctl status`;
+    /// - `WATCHDOG=1` every half `WATCHDOG_USEC` (`WatchdogSec=` in the unit), but only
+    ///   while the root's loop answers a request within that half interval: a stuck tree
+    ///   stops the pings, and systemd kills and restarts the process;
+    /// - `STOPPING=1` when shutdown begins (a signal, a [`shutdown_on`](Self::shutdown_on)
+    ///   trigger, or the root ending by itself), after which nothing more is sent.
+    ///
+    /// Without the feature, or off unix, this setting does nothing. The guide's
+    /// [systemd section](crate::guide#running-under-systemd) shows the unit file.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> std::process::ExitCode {
+    /// # let app = suture::Supervisor::builder("app").build().unwrap();
+    /// // E.g. when the program sends its own notifications.
+    /// suture::Runner::new().systemd_notify(false).run(app).await
+    /// # }
+    /// ```
+    pub fn systemd_notify(mut self, notify: bool) -> Self {
+        self.systemd_notify = notify;
+        self
+    }
+
     /// Runs `root` until it returns, until SIGINT or SIGTERM, or until a
     /// [`shutdown_on`](Self::shutdown_on) trigger completes; then cancels it, waits for its
     /// graceful shutdown, and returns the process's exit status.
@@ -304,6 +363,7 @@ impl Runner {
             mut shutdown,
             mut on_ready,
             default_logging,
+            systemd_notify,
         } = self;
         if default_logging {
             logging::install_default();
@@ -330,11 +390,17 @@ impl Runner {
             );
             on_ready = None;
         }
+        let notifier = if systemd_notify {
+            systemd::Notifier::start(handle.clone(), &token)
+        } else {
+            None
+        };
         let (ready, mut ready_rx) = ReadySignal::new();
         let mut ctx = Context::new(token.clone());
         ctx.ready = Some(ready);
         let mut task = RootTask(tokio::spawn(async move { root.serve(ctx).await }));
 
+        let mut ready_seen = false;
         let joined = loop {
             tokio::select! {
                 joined = &mut task.0 => break joined,
@@ -345,16 +411,23 @@ impl Runner {
                         token.cancel();
                     }
                 }
-                ready = &mut ready_rx, if on_ready.is_some() => {
+                ready = &mut ready_rx, if !ready_seen => {
+                    ready_seen = true;
                     let callback = on_ready.take();
-                    if let (Ok(()), Some(callback), Some(handle)) = (ready, callback, &handle)
-                        && !token.is_cancelled()
-                    {
-                        callback(handle.clone());
+                    if ready.is_ok() && !token.is_cancelled() {
+                        if let Some(notifier) = &notifier {
+                            notifier.ready();
+                        }
+                        if let (Some(callback), Some(handle)) = (callback, &handle) {
+                            callback(handle.clone());
+                        }
                     }
                 }
             }
         };
+        if let Some(notifier) = notifier {
+            notifier.stopping().await;
+        }
         let failed = match joined {
             Ok(Ok(())) => false,
             Ok(Err(error)) => {
@@ -415,6 +488,7 @@ impl fmt::Debug for Runner {
             .field("shutdown_on", &self.shutdown.is_some())
             .field("on_ready", &self.on_ready.is_some())
             .field("default_logging", &self.default_logging)
+            .field("systemd_notify", &self.systemd_notify)
             .finish()
     }
 }

@@ -1,0 +1,207 @@
+//! What the service manager is told: whether the root's loop answers, and which paths are not
+//! healthy. Shared by the systemd notifier and the health endpoint.
+//!
+//! [`assess`] is the one place that turns a tree into a health verdict, so that it can give
+//! way to the supervisor's own health states in one move.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::supervisor::SupervisorHandle;
+use crate::tree::{ChildState, TreeNode};
+
+/// Roughly the longest [`Assessment::summary`], in bytes.
+#[cfg_attr(not(all(feature = "systemd", unix)), allow(dead_code))]
+pub(crate) const SUMMARY_LIMIT: usize = 400;
+
+/// A tree's health, as the service manager needs it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Assessment {
+    /// How many nodes below the root are running.
+    pub(crate) running: usize,
+    /// The nodes that are not, in tree order: `(path, what they are doing)`.
+    pub(crate) not_healthy: Vec<(String, &'static str)>,
+}
+
+impl Assessment {
+    /// Healthy: every node below the root is running.
+    #[cfg_attr(not(feature = "health"), allow(dead_code))]
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.not_healthy.is_empty()
+    }
+
+    /// One line for systemd's `STATUS=`, e.g. `3 running; backing off: app/feed`. Paths are
+    /// escaped, so that a name cannot break the line, and the line stops listing them at
+    /// about [`SUMMARY_LIMIT`] bytes (`... and 9990 more`): a pool of 10,000 backed-off
+    /// workers must still fit in one datagram.
+    #[cfg_attr(not(all(feature = "systemd", unix)), allow(dead_code))]
+    pub(crate) fn summary(&self) -> String {
+        let mut line = format!("{} running", self.running);
+        let mut last_state = None;
+        for (listed, (path, state)) in self.not_healthy.iter().enumerate() {
+            if line.len() >= SUMMARY_LIMIT {
+                let _ = write!(line, " ... and {} more", self.not_healthy.len() - listed);
+                break;
+            }
+            if last_state == Some(*state) {
+                line.push_str(", ");
+            } else {
+                let _ = write!(line, "; {state}: ");
+                last_state = Some(*state);
+            }
+            push_escaped(&mut line, path);
+        }
+        line
+    }
+}
+
+/// The health of `tree`: a node below the root that is not running (starting, stopping,
+/// waiting to restart, backing off, stopped) is not healthy.
+pub(crate) fn assess(tree: &TreeNode) -> Assessment {
+    let mut assessment = Assessment::default();
+    let mut not_healthy: Vec<(ChildState, String)> = Vec::new();
+    tree.walk(&mut |node| match node.state {
+        None => {} // the root itself: it answered
+        Some(ChildState::Running) => assessment.running += 1,
+        Some(state) => not_healthy.push((state, node.path.clone())),
+    });
+    // Grouped by state (stable: tree order within a state), for a readable summary.
+    not_healthy.sort_by_key(|(state, _)| rank(*state));
+    assessment.not_healthy = not_healthy
+        .into_iter()
+        .map(|(state, path)| (path, doing(state)))
+        .collect();
+    assessment
+}
+
+/// Whether the root's loop answers a request within `within`.
+pub(crate) async fn loop_answers(root: &SupervisorHandle, within: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(within, root.children()).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Appends `text` with control characters (and line or paragraph separators, and
+/// bidirectional overrides) escaped, so that it stays on one line and reads as it is.
+pub(crate) fn push_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+fn rank(state: ChildState) -> u8 {
+    match state {
+        ChildState::BackedOff => 0,
+        ChildState::Restarting => 1,
+        ChildState::Starting => 2,
+        ChildState::Stopping => 3,
+        ChildState::Stopped => 4,
+        ChildState::Running => 5,
+    }
+}
+
+fn doing(state: ChildState) -> &'static str {
+    match state {
+        ChildState::BackedOff => "backing off",
+        ChildState::Restarting => "restarting",
+        ChildState::Starting => "starting",
+        ChildState::Stopping => "stopping",
+        ChildState::Stopped => "stopped",
+        ChildState::Running => "running",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(path: &str, state: Option<ChildState>, children: Vec<TreeNode>) -> TreeNode {
+        TreeNode {
+            name: path.rsplit('/').next().unwrap_or(path).to_owned(),
+            path: path.to_owned(),
+            state,
+            restarts: 0,
+            last_error: None,
+            uptime: None,
+            children,
+        }
+    }
+
+    #[test]
+    fn a_tree_all_running_is_healthy() {
+        let tree = node(
+            "",
+            None,
+            vec![
+                node("app/db", Some(ChildState::Running), vec![]),
+                node(
+                    "app/web",
+                    Some(ChildState::Running),
+                    vec![node("app/web/http", Some(ChildState::Running), vec![])],
+                ),
+            ],
+        );
+        let assessment = assess(&tree);
+        assert!(assessment.is_healthy());
+        assert_eq!(assessment.running, 3);
+        assert_eq!(assessment.summary(), "3 running");
+    }
+
+    #[test]
+    fn paths_not_running_are_listed_grouped_by_state_and_escaped() {
+        let tree = node(
+            "",
+            None,
+            vec![
+                node("app/db", Some(ChildState::Starting), vec![]),
+                node("app/feed", Some(ChildState::BackedOff), vec![]),
+                node(
+                    "app/web",
+                    Some(ChildState::Running),
+                    vec![
+                        node("app/web/http", Some(ChildState::BackedOff), vec![]),
+                        node("app/web/evil\nSTATUS=x", Some(ChildState::Stopped), vec![]),
+                    ],
+                ),
+            ],
+        );
+        let assessment = assess(&tree);
+        assert!(!assessment.is_healthy());
+        assert_eq!(
+            assessment.not_healthy,
+            [
+                ("app/feed".to_owned(), "backing off"),
+                ("app/web/http".to_owned(), "backing off"),
+                ("app/db".to_owned(), "starting"),
+                ("app/web/evil\nSTATUS=x".to_owned(), "stopped"),
+            ]
+        );
+        assert_eq!(
+            assessment.summary(),
+            "1 running; backing off: app/feed, app/web/http; starting: app/db; \
+             stopped: app/web/evil\\nSTATUS=x"
+        );
+    }
+
+    #[test]
+    fn a_long_summary_is_cut_with_a_count() {
+        let workers = (0..10_000)
+            .map(|i| {
+                node(
+                    &format!("app/pool/w{i}"),
+                    Some(ChildState::BackedOff),
+                    vec![],
+                )
+            })
+            .collect();
+        let summary = assess(&node("", None, workers)).summary();
+        assert!(summary.len() < SUMMARY_LIMIT + 64, "{summary}");
+        assert!(summary.starts_with("0 running; backing off: app/pool/w0, app/pool/w1"));
+        assert!(summary.ends_with(" more"), "{summary}");
+    }
+}
