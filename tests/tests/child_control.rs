@@ -501,7 +501,7 @@ async fn control_with_a_foreign_or_removed_token_is_a_typed_error() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn control_before_serving_is_not_running_and_after_stopping_is_stopped() {
+async fn control_before_serving_is_not_running_and_after_stopping_is_finished() {
     let sup = Supervisor::builder("app").build().unwrap();
     let svc = Scripted::running("svc");
     let probe = svc.probe();

@@ -118,7 +118,7 @@ async fn removing_with_a_foreign_or_spent_token_is_an_error() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_stopped_supervisor_refuses_everything_with_stopped() {
+async fn a_finished_supervisor_refuses_everything_with_finished() {
     let sup = Supervisor::builder("app").build().unwrap();
     let token = sup.add(Scripted::running("svc")).unwrap();
     let handle = sup.handle();
@@ -226,7 +226,7 @@ async fn a_supervisor_restarted_by_its_parent_starts_its_added_children_again() 
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_supervisor_dropped_without_being_served_is_stopped_to_every_method() {
+async fn a_supervisor_dropped_without_being_served_is_finished_to_every_method() {
     let sup = Supervisor::builder("app").build().unwrap();
     let svc = Scripted::running("svc");
     let probe = svc.probe();
@@ -260,7 +260,7 @@ async fn a_supervisor_dropped_without_being_served_is_stopped_to_every_method() 
 }
 
 #[tokio::test(start_paused = true)]
-async fn adding_while_the_supervisor_stops_for_good_is_stopped() {
+async fn adding_while_the_supervisor_stops_for_good_is_refused() {
     let sup = Supervisor::builder("app").build().unwrap();
     let parent = sup.handle();
     let late = Scripted::running("late");
@@ -403,7 +403,7 @@ async fn duration_max_settings_mean_never_and_nothing_overflows() {
 /// The supervisor marks itself stopping before it tells any child to stop, so an `add` made
 /// in reaction is refused rather than accepted for a child that would never run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn adding_while_the_supervisor_stops_for_good_is_stopped_on_every_thread() {
+async fn adding_while_the_supervisor_stops_for_good_is_refused_on_every_thread() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let accepted = Arc::new(AtomicUsize::new(0));
