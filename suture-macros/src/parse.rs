@@ -46,6 +46,8 @@ pub(crate) struct SupervisorDef {
 pub(crate) struct ChildDef {
     /// The field's doc comments, kept for the constructor's documentation.
     pub(crate) docs: Vec<Attribute>,
+    /// The field's visibility: that of its handle, on the struct and on the typed handle.
+    pub(crate) vis: Visibility,
     pub(crate) ident: Ident,
     pub(crate) ty: Type,
     /// The options of `#[child(...)]`.
@@ -186,6 +188,7 @@ impl SupervisorDef {
             }
             children.push(ChildDef {
                 docs,
+                vis: field.vis,
                 ident,
                 ty: field.ty,
                 options,

@@ -26,6 +26,19 @@ pub(crate) struct SupervisorPolicy {
     pub(crate) auto_shutdown: Option<Ident>,
     pub(crate) name: Option<String>,
     pub(crate) krate: Option<syn::Path>,
+    pub(crate) event_hook: Option<syn::Path>,
+}
+
+/// What a field holds, which decides how it is added and what its handle is.
+pub(crate) enum ChildKind {
+    /// A service: a `ChildRef<T>`.
+    Plain,
+    /// A supervisor of the same block: its typed handle.
+    Declared,
+    /// `Vec<T>`: a pool of `T`, a `PoolHandle<T>`.
+    Pool(Type),
+    /// `Option<T>`: an `Option<ChildRef<T>>`.
+    Optional(Type),
 }
 
 /// How long a child gets to stop.
@@ -63,6 +76,8 @@ pub(crate) struct Checked<'a> {
     pub(crate) def: &'a SupervisorDef,
     pub(crate) policy: SupervisorPolicy,
     pub(crate) children: Vec<ChildPolicy>,
+    /// What each field holds, in field order.
+    pub(crate) kinds: Vec<ChildKind>,
     /// Indices into `def.children`, in start order.
     pub(crate) start_order: Vec<usize>,
 }
@@ -80,6 +95,7 @@ const SUPERVISOR_KEYS: &[&str] = &[
     "auto_shutdown",
     "name",
     "crate",
+    "event_hook",
 ];
 const CHILD_KEYS: &[&str] = &[
     "restart",
@@ -116,6 +132,12 @@ pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a
     for b in &block.broken {
         seen.insert(b.ident.to_string(), b.ident.span());
     }
+    let names: Vec<String> = block
+        .supervisors
+        .iter()
+        .map(|s| s.ident.to_string())
+        .chain(block.broken.iter().map(|b| b.ident.to_string()))
+        .collect();
     for def in &block.supervisors {
         if let Some(first) = seen.insert(def.ident.to_string(), def.ident.span()) {
             let mut e = syn::Error::new(
@@ -125,16 +147,16 @@ pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a
             e.combine(syn::Error::new(first, "first declared here"));
             push_error(errors, e);
             // Checked, but not generated a second time.
-            supervisor(def, errors);
+            supervisor(def, &names, errors);
             continue;
         }
-        checked.push(supervisor(def, errors));
+        checked.push(supervisor(def, &names, errors));
     }
     containment_cycles(block, errors);
     checked
 }
 
-fn supervisor<'a>(def: &'a SupervisorDef, errors: &mut Errors) -> Checked<'a> {
+fn supervisor<'a>(def: &'a SupervisorDef, block: &[String], errors: &mut Errors) -> Checked<'a> {
     let mut policy = SupervisorPolicy::default();
     let mut backoff_key = None;
     let mut jitter_key = None;
@@ -164,6 +186,11 @@ fn supervisor<'a>(def: &'a SupervisorDef, errors: &mut Errors) -> Checked<'a> {
             }
             "name" => name(opt).map(|v| policy.name = Some(v)),
             "crate" => krate(opt).map(|v| policy.krate = Some(v)),
+            "event_hook" => single::<syn::Path>(
+                opt,
+                "the path of a `fn(&suture::Event)`, e.g. `event_hook = log_event`",
+            )
+            .map(|v| policy.event_hook = Some(v)),
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -198,21 +225,73 @@ fn supervisor<'a>(def: &'a SupervisorDef, errors: &mut Errors) -> Checked<'a> {
         );
     }
     let auto_shutdown = policy.auto_shutdown.as_ref().is_some_and(|v| v != "Never");
+    let kinds: Vec<ChildKind> = def.children.iter().map(|c| kind(&c.ty, block)).collect();
     let children: Vec<ChildPolicy> = def
         .children
         .iter()
-        .map(|c| child(c, auto_shutdown, errors))
+        .zip(&kinds)
+        .map(|(c, kind)| child(c, kind, auto_shutdown, errors))
         .collect();
     let start_order = start_order(def, &children, errors);
     Checked {
         def,
         policy,
         children,
+        kinds,
         start_order,
     }
 }
 
-fn child(def: &ChildDef, auto_shutdown: bool, errors: &mut Errors) -> ChildPolicy {
+/// What a field of type `ty` holds: a pool (`Vec<T>`), an optional child (`Option<T>`), a
+/// supervisor of the block (named by its last path segment), or a plain service.
+fn kind(ty: &Type, block: &[String]) -> ChildKind {
+    if let Some((wrapper, inner)) = wrapped(ty) {
+        match wrapper.as_str() {
+            "Vec" => return ChildKind::Pool(inner.clone()),
+            "Option" => return ChildKind::Optional(inner.clone()),
+            _ => {}
+        }
+    }
+    match block_type(ty) {
+        Some(name) if block.contains(&name) => ChildKind::Declared,
+        _ => ChildKind::Plain,
+    }
+}
+
+/// `Wrapper<T>` (the last path segment, with one type argument) as `("Wrapper", T)`.
+fn wrapped(ty: &Type) -> Option<(String, &Type)> {
+    let Type::Path(p) = ty else { return None };
+    if p.qself.is_some() {
+        return None;
+    }
+    let segment = p.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(args) = &segment.arguments else {
+        return None;
+    };
+    let mut args = args.args.iter();
+    match (args.next(), args.next()) {
+        (Some(syn::GenericArgument::Type(inner)), None) => Some((segment.ident.to_string(), inner)),
+        _ => None,
+    }
+}
+
+fn child(
+    def: &ChildDef,
+    kind: &ChildKind,
+    auto_shutdown: bool,
+    errors: &mut Errors,
+) -> ChildPolicy {
+    if def.ident == "supervisor" {
+        push_error(
+            errors,
+            syn::Error::new(
+                def.ident.span(),
+                "a child field cannot be named `supervisor`: the typed handle's `supervisor()` \
+                 gives the untyped handle; rename the field (and keep the run-time name with \
+                 `#[child(name = \"supervisor\")]`)",
+            ),
+        );
+    }
     let mut policy = ChildPolicy::default();
     let mut significant_key = None;
     for opt in known_options(&def.options, CHILD_KEYS, "child", errors) {
@@ -233,14 +312,22 @@ fn child(def: &ChildDef, auto_shutdown: bool, errors: &mut Errors) -> ChildPolic
         }
     }
     if let (Some(key), Some(true)) = (significant_key, policy.significant) {
-        if policy.restart.as_ref().is_none_or(|r| r == "Permanent") {
+        if matches!(kind, ChildKind::Pool(_)) {
             push_error(
                 errors,
                 syn::Error::new(
                     key.span(),
-                    "`significant` needs `restart = transient` or `restart = temporary` in the \
-                     same `#[child(...)]`: a permanent child is always restarted, so it never \
-                     ends for good",
+                    "`significant` cannot apply to a pool's elements: a pool is its own \
+                     supervisor, which never shuts down automatically",
+                ),
+            );
+        } else if policy.restart.as_ref().is_some_and(|r| r == "Permanent") {
+            push_error(
+                errors,
+                syn::Error::new(
+                    key.span(),
+                    "`significant` needs a transient or temporary child: a permanent child is \
+                     always restarted, so it never ends for good",
                 ),
             );
         } else if !auto_shutdown {
@@ -426,11 +513,12 @@ fn containment_cycles(block: &Block, errors: &mut Errors) {
     }
 }
 
-/// The name of a type written as a bare identifier (as block supervisors are referred to).
+/// The name a type path ends with, without generic arguments: a block supervisor may be
+/// written `App`, `self::App` or `crate::m::App`.
 fn block_type(ty: &Type) -> Option<String> {
     match ty {
-        Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
-            let segment = &p.path.segments[0];
+        Type::Path(p) if p.qself.is_none() => {
+            let segment = p.path.segments.last()?;
             segment
                 .arguments
                 .is_none()

@@ -6,6 +6,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as suture;
 
+mod child_ref;
 mod context;
 mod declared;
 mod error;
@@ -23,6 +24,7 @@ pub mod testing;
 
 pub mod guide;
 
+pub use child_ref::{ChildRef, PoolHandle};
 pub use context::Context;
 pub use error::{
     BoxError, BuildError, IntensityExceeded, NotReady, ServiceError, ServiceResult, SpecError,
@@ -48,13 +50,16 @@ pub use suture_macros::Service;
 /// What generated code needs, under one stable path. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::declared::Declared;
+    pub use crate::declared::{Declared, TypedSupervisor};
     pub use crate::{
-        AutoShutdown, ChildSpec, Context, OnExceeded, Restart, Service, ServiceResult, Shutdown,
-        ShutdownOrder, Strategy, Supervisor, SupervisorHandle,
+        AutoShutdown, ChildRef, ChildSpec, Context, Event, OnExceeded, PoolHandle, Restart,
+        Service, ServiceResult, Shutdown, ShutdownOrder, Strategy, Supervisor, SupervisorBuilder,
+        SupervisorHandle,
     };
     pub use ::core;
+    pub use ::core::option::Option;
     pub use ::std;
     pub use ::std::borrow::Cow;
     pub use ::std::time::Duration;
+    pub use ::std::vec::Vec;
 }

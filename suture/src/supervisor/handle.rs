@@ -46,7 +46,7 @@ use crate::tree::{ChildInfo, ChildToken, TreeNode, UnstoppedService};
 /// ```
 #[derive(Clone)]
 pub struct SupervisorHandle {
-    pub(super) shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 /// What the supervisor's value and its handles share.
 pub(crate) struct Shared {
