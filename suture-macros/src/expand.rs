@@ -22,13 +22,13 @@ fn krate_path(krate: Option<&syn::Path>) -> TokenStream {
 /// The whole block: one struct, constructor and `Service` impl per supervisor, and a stub
 /// for each struct that did not parse.
 ///
-/// `crate = path` given on one supervisor applies to the whole block (unless another
-/// supervisor gives its own), since a block is written against one dependency.
+/// `crate = path` applies to the supervisor that gives it, and to no sibling. The stubs of
+/// structs that did not parse (whose options are unknown) use the first one given.
 pub(crate) fn block(checked: &[Checked<'_>], broken: &[Broken]) -> TokenStream {
     let block_krate = checked.iter().find_map(|c| c.policy.krate.as_ref());
     let mut out: TokenStream = checked
         .iter()
-        .map(|c| supervisor(c, c.policy.krate.as_ref().or(block_krate)))
+        .map(|c| supervisor(c, c.policy.krate.as_ref()))
         .collect();
     let krate = krate_path(block_krate);
     let p = quote!(#krate::__private);
@@ -123,23 +123,25 @@ fn supervisor(checked: &Checked<'_>, krate: Option<&syn::Path>) -> TokenStream {
         let child = &def.children[i];
         let (field, ty) = (&child.ident, &child.ty);
         let name = &names[i];
+        // Spanned on the field's type: a type that is not a service is reported there, once.
+        let span = ty.span();
         let add = match &checked.kinds[i] {
             ChildKind::Plain => {
                 let configure = child_spec(&p, &checked.children[i], Some(name));
-                quote!(#hidden.add_child::<#ty>(#field, |spec: #p::ChildSpec| spec #configure))
+                quote_spanned!(span=> #hidden.add_child::<#ty>(#field, |spec: #p::ChildSpec| spec #configure))
             }
             ChildKind::Declared => {
                 let configure = child_spec(&p, &checked.children[i], Some(name));
-                quote!(#hidden.add_declared::<#ty>(#field, |spec: #p::ChildSpec| spec #configure))
+                quote_spanned!(span=> #hidden.add_declared::<#ty>(#field, |spec: #p::ChildSpec| spec #configure))
             }
             ChildKind::Optional(inner) => {
                 let configure = child_spec(&p, &checked.children[i], Some(name));
-                quote!(#hidden.add_optional::<#inner>(#field, |spec: #p::ChildSpec| spec #configure))
+                quote_spanned!(inner.span()=> #hidden.add_optional::<#inner>(#field, |spec: #p::ChildSpec| spec #configure))
             }
             ChildKind::Pool(inner) => {
                 // Each element gets the options, and its own name unless one is given.
                 let configure = child_spec(&p, &checked.children[i], None);
-                quote!(#hidden.add_pool::<#inner>(
+                quote_spanned!(inner.span()=> #hidden.add_pool::<#inner>(
                     #name,
                     #pool_budget,
                     #field,
@@ -148,7 +150,6 @@ fn supervisor(checked: &Checked<'_>, krate: Option<&syn::Path>) -> TokenStream {
                 ))
             }
         };
-        // Spanned on the field's type: a type that is not a service is reported there, once.
         quote_spanned! {ty.span()=>
             let #field = #add;
         }
@@ -229,6 +230,17 @@ fn supervisor(checked: &Checked<'_>, krate: Option<&syn::Path>) -> TokenStream {
             }
         });
 
+    // A field named `supervisor` is an error already: its method takes the name.
+    let untyped = (!def.children.iter().any(|c| c.ident == "supervisor")).then(|| {
+        quote! {
+            /// The untyped handle of this supervisor: add or remove children, read the live
+            /// tree.
+            #vis fn supervisor(&self) -> #p::SupervisorHandle {
+                #p::core::clone::Clone::clone(&self.#hidden)
+            }
+        }
+    });
+
     quote! {
         #(#attrs)*
         #vis struct #ident {
@@ -281,11 +293,7 @@ fn supervisor(checked: &Checked<'_>, krate: Option<&syn::Path>) -> TokenStream {
         impl #handle_ident {
             #(#methods)*
 
-            /// The untyped handle of this supervisor: add or remove children, read the live
-            /// tree.
-            #vis fn supervisor(&self) -> #p::SupervisorHandle {
-                #p::core::clone::Clone::clone(&self.#hidden)
-            }
+            #untyped
         }
 
         #(#cfgs)*
@@ -489,7 +497,7 @@ fn doc_text(docs: &[syn::Attribute]) -> String {
 }
 
 /// `ChatApp` -> `chat_app`.
-fn snake_case(ident: &str) -> String {
+pub(crate) fn snake_case(ident: &str) -> String {
     let mut out = String::with_capacity(ident.len() + 4);
     let chars: Vec<char> = ident.chars().collect();
     for (i, &c) in chars.iter().enumerate() {

@@ -152,7 +152,14 @@ pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a
         }
         checked.push(supervisor(def, &names, errors));
     }
-    containment_cycles(block, errors);
+    // A field closing a containment cycle is expanded as a plain child, so that the error
+    // above is the only one (its typed handle would be a type of infinite size).
+    for (sup, field) in containment_cycles(block, errors) {
+        let ident = &block.supervisors[sup].ident;
+        if let Some(c) = checked.iter_mut().find(|c| c.def.ident == *ident) {
+            c.kinds[field] = ChildKind::Plain;
+        }
+    }
     checked
 }
 
@@ -294,7 +301,8 @@ fn child(
     }
     let mut policy = ChildPolicy::default();
     let mut significant_key = None;
-    for opt in known_options(&def.options, CHILD_KEYS, "child", errors) {
+    let options = after_list_without_brackets(&def.options, errors);
+    for opt in known_options(options, CHILD_KEYS, "child", errors) {
         let result = match opt.key.to_string().as_str() {
             "restart" => choice(opt, RESTARTS, "restart").map(|v| policy.restart = Some(v)),
             "shutdown" => stop_budget(opt).map(|v| policy.shutdown = Some(v)),
@@ -445,8 +453,9 @@ fn find_cycle(nodes: &[usize], edges: &[Vec<usize>]) -> Vec<usize> {
     }
 }
 
-/// Supervisors of the block that contain each other (directly or through others).
-fn containment_cycles(block: &Block, errors: &mut Errors) {
+/// Supervisors of the block that contain each other (directly or through others): reports
+/// each cycle once, and returns the field closing it (supervisor index, field index).
+fn containment_cycles(block: &Block, errors: &mut Errors) -> Vec<(usize, usize)> {
     let index: BTreeMap<String, usize> = block
         .supervisors
         .iter()
@@ -454,20 +463,22 @@ fn containment_cycles(block: &Block, errors: &mut Errors) {
         .map(|(i, s)| (s.ident.to_string(), i))
         .collect();
     // For each supervisor, the block supervisors its fields hold, with the field's type.
-    let edges: Vec<Vec<(usize, &Type)>> = block
+    let edges: Vec<Vec<(usize, &Type, usize)>> = block
         .supervisors
         .iter()
         .map(|s| {
             s.children
                 .iter()
-                .filter_map(|c| {
+                .enumerate()
+                .filter_map(|(f, c)| {
                     block_type(&c.ty)
                         .and_then(|n| index.get(&n))
-                        .map(|&j| (j, &c.ty))
+                        .map(|&j| (j, &c.ty, f))
                 })
                 .collect()
         })
         .collect();
+    let mut closing = Vec::new();
     // Each cycle once, whichever of its members the search starts from.
     let mut reported: Vec<Vec<usize>> = Vec::new();
     for start in 0..edges.len() {
@@ -480,12 +491,13 @@ fn containment_cycles(block: &Block, errors: &mut Errors) {
                 continue;
             }
             stack.push((node, edge + 1));
-            let (next, ty) = edges[node][edge];
+            let (next, ty, field) = edges[node][edge];
             if next == start {
                 let mut members = on_path.clone();
                 members.sort_unstable();
                 if !reported.contains(&members) {
                     reported.push(members);
+                    closing.push((node, field));
                     let names: Vec<String> = on_path
                         .iter()
                         .chain(std::iter::once(&start))
@@ -511,6 +523,7 @@ fn containment_cycles(block: &Block, errors: &mut Errors) {
             }
         }
     }
+    closing
 }
 
 /// The name a type path ends with, without generic arguments: a block supervisor may be
@@ -569,15 +582,48 @@ pub(crate) fn service(input: &syn::DeriveInput, errors: &mut Errors) -> ServiceP
 
 // ---- options ----------------------------------------------------------------------------
 
+/// `after = a, b`: the comma ends the option, so `b` reads as an option of its own. Each such
+/// stray name after `after` is reported with the list syntax, and dropped.
+fn after_list_without_brackets<'a>(options: &'a [Opt], errors: &mut Errors) -> Vec<&'a Opt> {
+    let mut kept = Vec::with_capacity(options.len());
+    let mut after: Option<String> = None;
+    for opt in options {
+        let stray = opt.value.is_none() && !CHILD_KEYS.contains(&opt.key.to_string().as_str());
+        match (&mut after, stray) {
+            (Some(list), true) => {
+                list.push_str(&format!(", {}", opt.key));
+                push_error(
+                    errors,
+                    syn::Error::new(
+                        opt.key.span(),
+                        format!(
+                            "`after` takes one sibling, or a list in brackets: write \
+                             `after = [{list}]`"
+                        ),
+                    ),
+                );
+            }
+            _ => {
+                after = match (&opt.value, opt.key == "after") {
+                    (Some(value), true) => Some(value.to_string()),
+                    _ => None,
+                };
+                kept.push(opt);
+            }
+        }
+    }
+    kept
+}
+
 /// The options whose key is known and not repeated; reports the others.
 fn known_options<'a>(
-    options: &'a [Opt],
+    options: impl IntoIterator<Item = &'a Opt>,
     keys: &[&str],
     what: &str,
     errors: &mut Errors,
 ) -> Vec<&'a Opt> {
     let mut seen: HashMap<String, Span> = HashMap::new();
-    let mut known = Vec::with_capacity(options.len());
+    let mut known = Vec::new();
     for opt in options {
         let key = opt.key.to_string();
         if !keys.contains(&key.as_str()) {
@@ -668,6 +714,23 @@ fn choice(opt: &Opt, choices: &[(&str, &str)], what: &str) -> syn::Result<Ident>
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // `OneForAll`, `Strategy::OneForAll`, `suture::Strategy::OneForAll`: the Rust spelling.
+    if let Some(tokens) = &opt.value
+        && let Ok(path) = syn::parse2::<syn::Path>(tokens.clone())
+        && let Some(last) = path.segments.last()
+    {
+        let snake = crate::expand::snake_case(&last.ident.to_string());
+        let rust_spelling = path.segments.len() > 1 || last.ident != snake.as_str();
+        if rust_spelling && words.contains(&snake.as_str()) {
+            return Err(syn::Error::new(
+                last.ident.span(),
+                format!(
+                    "write `{} = {snake}`: options take the snake_case word, not a Rust path",
+                    opt.key
+                ),
+            ));
+        }
+    }
     let word: Ident = single(opt, &expected)?;
     match choices.iter().find(|(w, _)| word == w) {
         Some((_, variant)) => Ok(Ident::new(variant, word.span())),

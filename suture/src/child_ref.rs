@@ -1,7 +1,7 @@
 //! Typed handles to the children of a declared tree: [`ChildRef`] for one child,
 //! [`PoolHandle`] for a pool (a `Vec<T>` field of a `supervisor!` struct).
 
-use std::collections::BTreeSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -239,8 +239,48 @@ pub struct PoolHandle<T> {
 
 struct PoolInner {
     configure: Box<Configure>,
-    /// The names given to the elements still in the pool.
-    names: Mutex<BTreeSet<Arc<str>>>,
+    names: Mutex<Names>,
+}
+
+/// The names given to the elements still in the pool, and for each base name the lowest
+/// suffix that may be free (so that filling a pool of N costs O(N), not O(N²)).
+#[derive(Default)]
+struct Names {
+    taken: HashSet<Arc<str>>,
+    hints: HashMap<String, u64>,
+}
+
+impl Names {
+    /// Takes `base`, or `base#N` with the lowest free `N` from 2.
+    fn take(&mut self, base: &str) -> Arc<str> {
+        let name: Arc<str> = if self.taken.contains(base) {
+            let hint = self.hints.entry(base.to_owned()).or_insert(2);
+            let mut n = *hint;
+            let name = loop {
+                let name = format!("{base}#{n}");
+                if !self.taken.contains(name.as_str()) {
+                    break name;
+                }
+                n += 1;
+            };
+            *hint = n + 1;
+            Arc::from(name)
+        } else {
+            Arc::from(base)
+        };
+        self.taken.insert(name.clone());
+        name
+    }
+
+    fn free(&mut self, name: &str) {
+        self.taken.remove(name);
+        if let Some((base, n)) = name.rsplit_once('#')
+            && let Ok(n) = n.parse::<u64>()
+            && let Some(hint) = self.hints.get_mut(base)
+        {
+            *hint = (*hint).min(n);
+        }
+    }
 }
 
 impl<T> PoolHandle<T> {
@@ -249,7 +289,7 @@ impl<T> PoolHandle<T> {
             supervisor,
             inner: Arc::new(PoolInner {
                 configure,
-                names: Mutex::new(BTreeSet::new()),
+                names: Mutex::new(Names::default()),
             }),
             _type: PhantomData,
         }
@@ -273,7 +313,7 @@ impl<T> PoolHandle<T> {
     /// of another pool.
     pub async fn remove(&self, child: &ChildRef<T>) -> Result<(), SupervisorError> {
         self.supervisor.remove(child.token).await?;
-        self.names().remove(&child.name);
+        self.names().free(&child.name);
         Ok(())
     }
 
@@ -292,7 +332,7 @@ impl<T> PoolHandle<T> {
             .collect())
     }
 
-    fn names(&self) -> std::sync::MutexGuard<'_, BTreeSet<Arc<str>>> {
+    fn names(&self) -> std::sync::MutexGuard<'_, Names> {
         // Never held across user code.
         self.inner.names.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -309,32 +349,16 @@ impl<T: Service> PoolHandle<T> {
     pub fn add(&self, child: T) -> Result<ChildRef<T>, SupervisorError> {
         let mut spec = (self.inner.configure)(child.child_spec());
         let base = spec.take_name().unwrap_or_else(|| child.name());
-        let name: Arc<str> = {
-            let mut names = self.names();
-            let name = unique(&names, &base);
-            names.insert(name.clone());
-            name
-        };
+        let name = self.names().take(&base);
         let spec = spec.name(name.to_string());
         match self.supervisor.add_with(child, spec) {
             Ok(token) => Ok(ChildRef::new(self.supervisor.clone(), token, name)),
             Err(error) => {
-                self.names().remove(&name);
+                self.names().free(&name);
                 Err(error)
             }
         }
     }
-}
-
-/// `base`, or `base#N` with the lowest free `N` from 2.
-fn unique(taken: &BTreeSet<Arc<str>>, base: &str) -> Arc<str> {
-    if !taken.contains(base) {
-        return Arc::from(base);
-    }
-    (2u64..)
-        .map(|n| format!("{base}#{n}"))
-        .find(|name| !taken.contains(name.as_str()))
-        .map_or_else(|| Arc::from(base), Arc::from)
 }
 
 impl<T> Clone for PoolHandle<T> {
@@ -362,13 +386,17 @@ mod tests {
 
     #[test]
     fn unique_names_take_the_lowest_free_suffix() {
-        let mut taken = BTreeSet::new();
-        for expected in ["w", "w#2", "w#3"] {
-            let name = unique(&taken, "w");
-            assert_eq!(&*name, expected);
-            taken.insert(name);
-        }
-        taken.remove("w#2");
-        assert_eq!(&*unique(&taken, "w"), "w#2");
+        let mut names = Names::default();
+        let taken: Vec<Arc<str>> = (0..3).map(|_| names.take("w")).collect();
+        assert_eq!(
+            taken.iter().map(|n| &**n).collect::<Vec<_>>(),
+            ["w", "w#2", "w#3"]
+        );
+        names.free("w#2");
+        assert_eq!(&*names.take("w"), "w#2");
+        assert_eq!(&*names.take("w"), "w#4");
+        names.free("w");
+        assert_eq!(&*names.take("w"), "w");
+        assert_eq!(&*names.take("x#2"), "x#2");
     }
 }
