@@ -10,7 +10,7 @@ use syn::{DeriveInput, Ident, LitStr};
 
 use crate::fallback;
 use crate::parse::Broken;
-use crate::validate::{Checked, ChildKind, ChildPolicy, ServicePolicy, StopBudget};
+use crate::validate::{Checked, ChildKind, ChildPolicy, ServicePolicy, StopBudget, Word};
 
 fn krate_path(krate: Option<&syn::Path>) -> TokenStream {
     match krate {
@@ -52,13 +52,13 @@ fn supervisor(checked: &Checked<'_>, krate: Option<&syn::Path>) -> TokenStream {
         .unwrap_or_else(|| snake_case(&ident.to_string()));
 
     let mut builder = quote!(#p::Supervisor::builder(#name));
-    if let Some(strategy) = &policy.strategy {
+    if let Some(strategy) = policy.strategy.map(Word::variant) {
         builder.extend(quote!(.strategy(#p::Strategy::#strategy)));
     }
     if let Some((threshold, half_life)) = policy.intensity {
         builder.extend(quote!(.intensity(#threshold, #p::Duration::from_nanos(#half_life))));
     }
-    if let Some(on_exceeded) = &policy.on_exceeded {
+    if let Some(on_exceeded) = policy.on_exceeded.map(Word::variant) {
         builder.extend(quote!(.on_exceeded(#p::OnExceeded::#on_exceeded)));
     }
     if let Some(backoff) = policy.backoff {
@@ -70,7 +70,7 @@ fn supervisor(checked: &Checked<'_>, krate: Option<&syn::Path>) -> TokenStream {
     if let Some(shutdown) = policy.shutdown {
         builder.extend(quote!(.shutdown(#p::Duration::from_nanos(#shutdown))));
     }
-    if let Some(order) = &policy.shutdown_order {
+    if let Some(order) = policy.shutdown_order.map(Word::variant) {
         builder.extend(quote!(.shutdown_order(#p::ShutdownOrder::#order)));
     }
     if let Some(propagate) = policy.propagate_termination {
@@ -79,7 +79,7 @@ fn supervisor(checked: &Checked<'_>, krate: Option<&syn::Path>) -> TokenStream {
     if let Some(pass) = policy.pass_through_panics {
         builder.extend(quote!(.pass_through_panics(#pass)));
     }
-    if let Some(auto) = &policy.auto_shutdown {
+    if let Some(auto) = policy.auto_shutdown.map(Word::variant) {
         builder.extend(quote!(.auto_shutdown(#p::AutoShutdown::#auto)));
     }
 
@@ -390,7 +390,7 @@ fn hidden_ident<'a>(fields: impl Iterator<Item = &'a Ident> + Clone) -> Ident {
 /// `name` if given (else only by its `name` option).
 fn child_spec(p: &TokenStream, policy: &ChildPolicy, name: Option<&String>) -> TokenStream {
     let mut calls = quote!();
-    if let Some(restart) = &policy.restart {
+    if let Some(restart) = policy.restart.map(Word::variant) {
         calls.extend(quote!(.restart(#p::Restart::#restart)));
     }
     if let Some(budget) = policy.shutdown {
@@ -424,7 +424,13 @@ pub(crate) fn derive(input: &DeriveInput, policy: &ServicePolicy) -> TokenStream
     let krate = krate_path(policy.krate.as_ref());
     let p = quote!(#krate::__private);
     let ident = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    // A service is `Send + 'static`: each type parameter must be too.
+    let mut generics = input.generics.clone();
+    for param in generics.type_params_mut() {
+        param.bounds.push(syn::parse_quote!(#p::core::marker::Send));
+        param.bounds.push(syn::parse_quote!('static));
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let method = policy
         .method
         .clone()
@@ -440,7 +446,7 @@ pub(crate) fn derive(input: &DeriveInput, policy: &ServicePolicy) -> TokenStream
     });
     let spec = if policy.restart.is_some() || policy.shutdown.is_some() || policy.ready.is_some() {
         let mut calls = quote!();
-        if let Some(restart) = &policy.restart {
+        if let Some(restart) = policy.restart.map(Word::variant) {
             calls.extend(quote!(.restart(#p::Restart::#restart)));
         }
         if let Some(budget) = policy.shutdown {
@@ -466,7 +472,8 @@ pub(crate) fn derive(input: &DeriveInput, policy: &ServicePolicy) -> TokenStream
                 ctx: #p::Context,
             ) -> impl #p::core::future::Future<Output = #p::ServiceResult>
                    + #p::core::marker::Send {
-                #method_call
+                // Any `Result<(), E>` with `E: Into<ServiceError>`.
+                #p::service_result(#method_call)
             }
             #name
             #spec

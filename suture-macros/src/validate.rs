@@ -14,16 +14,16 @@ use crate::parse::{Block, ChildDef, Errors, Opt, SupervisorDef, push_error, take
 /// A supervisor's settings, each `None` when left to the runtime's default.
 #[derive(Default)]
 pub(crate) struct SupervisorPolicy {
-    pub(crate) strategy: Option<Ident>,
+    pub(crate) strategy: Option<Strategy>,
     pub(crate) intensity: Option<(f64, u64)>,
-    pub(crate) on_exceeded: Option<Ident>,
+    pub(crate) on_exceeded: Option<OnExceeded>,
     pub(crate) backoff: Option<u64>,
     pub(crate) jitter: Option<f64>,
     pub(crate) shutdown: Option<u64>,
-    pub(crate) shutdown_order: Option<Ident>,
+    pub(crate) shutdown_order: Option<ShutdownOrder>,
     pub(crate) propagate_termination: Option<bool>,
     pub(crate) pass_through_panics: Option<bool>,
-    pub(crate) auto_shutdown: Option<Ident>,
+    pub(crate) auto_shutdown: Option<AutoShutdown>,
     pub(crate) name: Option<String>,
     pub(crate) krate: Option<syn::Path>,
     pub(crate) event_hook: Option<syn::Path>,
@@ -52,7 +52,7 @@ pub(crate) enum StopBudget {
 /// A child's settings, each `None` when left to the child type's own `child_spec()`.
 #[derive(Default)]
 pub(crate) struct ChildPolicy {
-    pub(crate) restart: Option<Ident>,
+    pub(crate) restart: Option<Restart>,
     pub(crate) shutdown: Option<StopBudget>,
     pub(crate) ready: Option<u64>,
     pub(crate) significant: Option<bool>,
@@ -64,7 +64,7 @@ pub(crate) struct ChildPolicy {
 #[derive(Default)]
 pub(crate) struct ServicePolicy {
     pub(crate) name: Option<String>,
-    pub(crate) restart: Option<Ident>,
+    pub(crate) restart: Option<Restart>,
     pub(crate) shutdown: Option<StopBudget>,
     pub(crate) ready: Option<u64>,
     pub(crate) method: Option<Ident>,
@@ -82,48 +82,203 @@ pub(crate) struct Checked<'a> {
     pub(crate) start_order: Vec<usize>,
 }
 
-const SUPERVISOR_KEYS: &[&str] = &[
-    "strategy",
-    "intensity",
-    "on_exceeded",
-    "backoff",
-    "jitter",
-    "shutdown",
-    "shutdown_order",
-    "propagate_termination",
-    "pass_through_panics",
-    "auto_shutdown",
-    "name",
-    "crate",
-    "event_hook",
-];
-const CHILD_KEYS: &[&str] = &[
-    "restart",
-    "shutdown",
-    "ready",
-    "significant",
-    "after",
-    "name",
-];
-const SERVICE_KEYS: &[&str] = &["name", "restart", "shutdown", "ready", "method", "crate"];
+/// A word-valued option: the snake_case words users write, each with its value.
+pub(crate) trait Word: Copy + PartialEq + 'static {
+    /// Each word with its value and the runtime enum's variant.
+    const WORDS: &'static [(&'static str, Self, &'static str)];
 
-const STRATEGIES: &[(&str, &str)] = &[
-    ("one_for_one", "OneForOne"),
-    ("one_for_all", "OneForAll"),
-    ("rest_for_one", "RestForOne"),
+    /// The runtime enum's variant, for the expansion.
+    fn variant(self) -> Ident {
+        let name = Self::WORDS
+            .iter()
+            .find(|(_, value, _)| *value == self)
+            .map_or("Default", |(_, _, variant)| variant);
+        Ident::new(name, Span::call_site())
+    }
+}
+
+/// Declares a word-valued option's enum and its words, in one place.
+macro_rules! words {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub(crate) enum $name {
+            $($variant),+
+        }
+        impl Word for $name {
+            const WORDS: &'static [(&'static str, Self, &'static str)] =
+                &[$(($word, $name::$variant, stringify!($variant))),+];
+        }
+    };
+}
+
+words!(
+    /// `strategy = ...`.
+    Strategy { OneForOne = "one_for_one", OneForAll = "one_for_all", RestForOne = "rest_for_one" }
+);
+words!(
+    /// `on_exceeded = ...`.
+    OnExceeded { Backoff = "backoff", Escalate = "escalate" }
+);
+words!(
+    /// `shutdown_order = ...`.
+    ShutdownOrder { Reverse = "reverse", Concurrent = "concurrent" }
+);
+words!(
+    /// `auto_shutdown = ...`.
+    AutoShutdown {
+        Never = "never",
+        AnySignificant = "any_significant",
+        AllSignificant = "all_significant",
+    }
+);
+words!(
+    /// `restart = ...`.
+    Restart { Permanent = "permanent", Transient = "transient", Temporary = "temporary" }
+);
+
+/// How one option is read into its policy.
+type Apply<P> = fn(&Opt, &mut P) -> syn::Result<()>;
+
+/// The one table of an attribute's options: its keys (for "unknown option" and "did you
+/// mean") and how each is read. An option cannot be listed without being read, or read
+/// without being listed.
+type Table<P> = &'static [(&'static str, Apply<P>)];
+
+const SUPERVISOR_OPTIONS: Table<SupervisorPolicy> = &[
+    ("strategy", |o, p| {
+        p.strategy = Some(word(o)?);
+        Ok(())
+    }),
+    ("intensity", |o, p| {
+        p.intensity = Some(intensity(o)?);
+        Ok(())
+    }),
+    ("on_exceeded", |o, p| {
+        p.on_exceeded = Some(word(o)?);
+        Ok(())
+    }),
+    ("backoff", |o, p| {
+        p.backoff = Some(positive_duration(o)?);
+        Ok(())
+    }),
+    ("jitter", |o, p| {
+        p.jitter = Some(jitter(o)?);
+        Ok(())
+    }),
+    ("shutdown", |o, p| {
+        p.shutdown = Some(positive_duration(o)?);
+        Ok(())
+    }),
+    ("shutdown_order", |o, p| {
+        p.shutdown_order = Some(word(o)?);
+        Ok(())
+    }),
+    ("propagate_termination", |o, p| {
+        p.propagate_termination = Some(flag(o)?);
+        Ok(())
+    }),
+    ("pass_through_panics", |o, p| {
+        p.pass_through_panics = Some(flag(o)?);
+        Ok(())
+    }),
+    ("auto_shutdown", |o, p| {
+        p.auto_shutdown = Some(word(o)?);
+        Ok(())
+    }),
+    ("name", |o, p| {
+        p.name = Some(name(o)?);
+        Ok(())
+    }),
+    ("crate", |o, p| {
+        p.krate = Some(krate(o)?);
+        Ok(())
+    }),
+    ("event_hook", |o, p| {
+        p.event_hook = Some(single(
+            o,
+            "the path of a `fn(&suture::Event)`, e.g. `event_hook = log_event`",
+        )?);
+        Ok(())
+    }),
 ];
-const ON_EXCEEDED: &[(&str, &str)] = &[("backoff", "Backoff"), ("escalate", "Escalate")];
-const SHUTDOWN_ORDERS: &[(&str, &str)] = &[("reverse", "Reverse"), ("concurrent", "Concurrent")];
-const AUTO_SHUTDOWNS: &[(&str, &str)] = &[
-    ("never", "Never"),
-    ("any_significant", "AnySignificant"),
-    ("all_significant", "AllSignificant"),
+
+const CHILD_OPTIONS: Table<ChildPolicy> = &[
+    ("restart", |o, p| {
+        p.restart = Some(word(o)?);
+        Ok(())
+    }),
+    ("shutdown", |o, p| {
+        p.shutdown = Some(stop_budget(o)?);
+        Ok(())
+    }),
+    ("ready", |o, p| {
+        p.ready = Some(positive_duration(o)?);
+        Ok(())
+    }),
+    ("significant", |o, p| {
+        p.significant = Some(flag(o)?);
+        Ok(())
+    }),
+    ("after", |o, p| {
+        p.after.extend(after(o)?);
+        Ok(())
+    }),
+    ("name", |o, p| {
+        p.name = Some(name(o)?);
+        Ok(())
+    }),
 ];
-const RESTARTS: &[(&str, &str)] = &[
-    ("permanent", "Permanent"),
-    ("transient", "Transient"),
-    ("temporary", "Temporary"),
+
+const SERVICE_OPTIONS: Table<ServicePolicy> = &[
+    ("name", |o, p| {
+        p.name = Some(name(o)?);
+        Ok(())
+    }),
+    ("restart", |o, p| {
+        p.restart = Some(word(o)?);
+        Ok(())
+    }),
+    ("shutdown", |o, p| {
+        p.shutdown = Some(stop_budget(o)?);
+        Ok(())
+    }),
+    ("ready", |o, p| {
+        p.ready = Some(positive_duration(o)?);
+        Ok(())
+    }),
+    ("method", |o, p| {
+        p.method = Some(single(o, "a method name, e.g. `method = run`")?);
+        Ok(())
+    }),
+    ("crate", |o, p| {
+        p.krate = Some(krate(o)?);
+        Ok(())
+    }),
 ];
+
+/// Reads every known, unrepeated option of an attribute with its table; reports the others.
+fn apply<'a, P>(
+    options: impl IntoIterator<Item = &'a Opt>,
+    table: Table<P>,
+    what: &str,
+    policy: &mut P,
+    errors: &mut Errors,
+) {
+    let keys: Vec<&str> = table.iter().map(|(key, _)| *key).collect();
+    for opt in known_options(options, &keys, what, errors) {
+        if let Some((_, read)) = table.iter().find(|(key, _)| opt.key == key)
+            && let Err(e) = read(opt, policy)
+        {
+            push_error(errors, e);
+        }
+    }
+}
+
+/// The key of the option `key` of `options`, if it was read (its value is in the policy).
+fn key_of(options: &[Opt], key: &str) -> Option<Ident> {
+    options.iter().find(|o| o.key == key).map(|o| o.key.clone())
+}
 
 /// Checks the whole block.
 pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a>> {
@@ -165,46 +320,16 @@ pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a
 
 fn supervisor<'a>(def: &'a SupervisorDef, block: &[String], errors: &mut Errors) -> Checked<'a> {
     let mut policy = SupervisorPolicy::default();
-    let mut backoff_key = None;
-    let mut jitter_key = None;
-    for opt in known_options(&def.options, SUPERVISOR_KEYS, "supervisor", errors) {
-        let key = opt.key.to_string();
-        let result = match key.as_str() {
-            "strategy" => choice(opt, STRATEGIES, "strategy").map(|v| policy.strategy = Some(v)),
-            "intensity" => intensity(opt).map(|v| policy.intensity = Some(v)),
-            "on_exceeded" => {
-                choice(opt, ON_EXCEEDED, "on_exceeded").map(|v| policy.on_exceeded = Some(v))
-            }
-            "backoff" => {
-                backoff_key = Some(opt.key.clone());
-                positive_duration(opt).map(|v| policy.backoff = Some(v))
-            }
-            "jitter" => {
-                jitter_key = Some(opt.key.clone());
-                jitter(opt).map(|v| policy.jitter = Some(v))
-            }
-            "shutdown" => positive_duration(opt).map(|v| policy.shutdown = Some(v)),
-            "shutdown_order" => choice(opt, SHUTDOWN_ORDERS, "shutdown_order")
-                .map(|v| policy.shutdown_order = Some(v)),
-            "propagate_termination" => flag(opt).map(|v| policy.propagate_termination = Some(v)),
-            "pass_through_panics" => flag(opt).map(|v| policy.pass_through_panics = Some(v)),
-            "auto_shutdown" => {
-                choice(opt, AUTO_SHUTDOWNS, "auto_shutdown").map(|v| policy.auto_shutdown = Some(v))
-            }
-            "name" => name(opt).map(|v| policy.name = Some(v)),
-            "crate" => krate(opt).map(|v| policy.krate = Some(v)),
-            "event_hook" => single::<syn::Path>(
-                opt,
-                "the path of a `fn(&suture::Event)`, e.g. `event_hook = log_event`",
-            )
-            .map(|v| policy.event_hook = Some(v)),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            push_error(errors, e);
-        }
-    }
-    if policy.on_exceeded.as_ref().is_some_and(|v| v == "Escalate") {
+    apply(
+        &def.options,
+        SUPERVISOR_OPTIONS,
+        "supervisor",
+        &mut policy,
+        errors,
+    );
+    let backoff_key = policy.backoff.and_then(|_| key_of(&def.options, "backoff"));
+    let jitter_key = policy.jitter.and_then(|_| key_of(&def.options, "jitter"));
+    if policy.on_exceeded == Some(OnExceeded::Escalate) {
         for key in [backoff_key, jitter_key].into_iter().flatten() {
             push_error(
                 errors,
@@ -231,7 +356,9 @@ fn supervisor<'a>(def: &'a SupervisorDef, block: &[String], errors: &mut Errors)
             ),
         );
     }
-    let auto_shutdown = policy.auto_shutdown.as_ref().is_some_and(|v| v != "Never");
+    let auto_shutdown = policy
+        .auto_shutdown
+        .is_some_and(|v| v != AutoShutdown::Never);
     let kinds: Vec<ChildKind> = def.children.iter().map(|c| kind(&c.ty, block)).collect();
     let children: Vec<ChildPolicy> = def
         .children
@@ -300,25 +427,11 @@ fn child(
         );
     }
     let mut policy = ChildPolicy::default();
-    let mut significant_key = None;
     let options = after_list_without_brackets(&def.options, errors);
-    for opt in known_options(options, CHILD_KEYS, "child", errors) {
-        let result = match opt.key.to_string().as_str() {
-            "restart" => choice(opt, RESTARTS, "restart").map(|v| policy.restart = Some(v)),
-            "shutdown" => stop_budget(opt).map(|v| policy.shutdown = Some(v)),
-            "ready" => positive_duration(opt).map(|v| policy.ready = Some(v)),
-            "significant" => {
-                significant_key = Some(opt.key.clone());
-                flag(opt).map(|v| policy.significant = Some(v))
-            }
-            "after" => after(opt).map(|v| policy.after.extend(v)),
-            "name" => name(opt).map(|v| policy.name = Some(v)),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            push_error(errors, e);
-        }
-    }
+    apply(options, CHILD_OPTIONS, "child", &mut policy, errors);
+    let significant_key = policy
+        .significant
+        .and_then(|_| key_of(&def.options, "significant"));
     if let (Some(key), Some(true)) = (significant_key, policy.significant) {
         if matches!(kind, ChildKind::Pool(_)) {
             push_error(
@@ -329,7 +442,7 @@ fn child(
                      supervisor, which never shuts down automatically",
                 ),
             );
-        } else if policy.restart.as_ref().is_some_and(|r| r == "Permanent") {
+        } else if policy.restart == Some(Restart::Permanent) {
             push_error(
                 errors,
                 syn::Error::new(
@@ -562,21 +675,7 @@ pub(crate) fn service(input: &syn::DeriveInput, errors: &mut Errors) -> ServiceP
     }
     let (options, _) = take_options(input.attrs.clone(), "service", errors);
     let mut policy = ServicePolicy::default();
-    for opt in known_options(&options, SERVICE_KEYS, "service", errors) {
-        let result = match opt.key.to_string().as_str() {
-            "name" => name(opt).map(|v| policy.name = Some(v)),
-            "restart" => choice(opt, RESTARTS, "restart").map(|v| policy.restart = Some(v)),
-            "shutdown" => stop_budget(opt).map(|v| policy.shutdown = Some(v)),
-            "ready" => positive_duration(opt).map(|v| policy.ready = Some(v)),
-            "method" => single::<Ident>(opt, "a method name, e.g. `method = run`")
-                .map(|v| policy.method = Some(v)),
-            "crate" => krate(opt).map(|v| policy.krate = Some(v)),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            push_error(errors, e);
-        }
-    }
+    apply(&options, SERVICE_OPTIONS, "service", &mut policy, errors);
     policy
 }
 
@@ -588,7 +687,7 @@ fn after_list_without_brackets<'a>(options: &'a [Opt], errors: &mut Errors) -> V
     let mut kept = Vec::with_capacity(options.len());
     let mut after: Option<String> = None;
     for opt in options {
-        let stray = opt.value.is_none() && !CHILD_KEYS.contains(&opt.key.to_string().as_str());
+        let stray = opt.value.is_none() && !CHILD_OPTIONS.iter().any(|(key, _)| opt.key == key);
         match (&mut after, stray) {
             (Some(list), true) => {
                 list.push_str(&format!(", {}", opt.key));
@@ -704,8 +803,9 @@ fn span_of(tokens: &TokenStream) -> Span {
     last.and_then(|l| first.join(l)).unwrap_or(first)
 }
 
-fn choice(opt: &Opt, choices: &[(&str, &str)], what: &str) -> syn::Result<Ident> {
-    let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
+/// A word-valued option: one of `W`'s words.
+fn word<W: Word>(opt: &Opt) -> syn::Result<W> {
+    let words: Vec<&str> = W::WORDS.iter().map(|(w, _, _)| *w).collect();
     let expected = format!(
         "one of {}",
         words
@@ -732,9 +832,14 @@ fn choice(opt: &Opt, choices: &[(&str, &str)], what: &str) -> syn::Result<Ident>
         }
     }
     let word: Ident = single(opt, &expected)?;
-    match choices.iter().find(|(w, _)| word == w) {
-        Some((_, variant)) => Ok(Ident::new(variant, word.span())),
-        None => Err(unknown(&word, what, &words, "expected one of")),
+    match W::WORDS.iter().find(|(w, _, _)| word == w) {
+        Some((_, value, _)) => Ok(*value),
+        None => Err(unknown(
+            &word,
+            &opt.key.to_string(),
+            &words,
+            "expected one of",
+        )),
     }
 }
 

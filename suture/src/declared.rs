@@ -127,6 +127,14 @@ impl Declared {
     }
 }
 
+/// What `#[derive(Service)]`'s `serve` returns: the `run` method's result, its error
+/// converted into a [`ServiceError`].
+pub async fn service_result<E: Into<ServiceError>>(
+    run: impl Future<Output = Result<(), E>>,
+) -> ServiceResult {
+    run.await.map_err(Into::into)
+}
+
 fn fallback(name: &'static str) -> Supervisor {
     match Supervisor::builder(name).build() {
         Ok(supervisor) => supervisor,
