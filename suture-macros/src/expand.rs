@@ -436,6 +436,7 @@ pub(crate) fn derive(input: &DeriveInput, policy: &ServicePolicy) -> TokenStream
         .clone()
         .unwrap_or_else(|| Ident::new("run", Span::call_site()));
     let method_call = quote_spanned!(method.span()=> Self::#method(self, ctx));
+    let into_result = quote_spanned!(method.span()=> #p::RunFuture::into_service_result);
     let name = policy.name.as_ref().map(|name| {
         let name = LitStr::new(name, Span::call_site());
         quote! {
@@ -473,7 +474,7 @@ pub(crate) fn derive(input: &DeriveInput, policy: &ServicePolicy) -> TokenStream
             ) -> impl #p::core::future::Future<Output = #p::ServiceResult>
                    + #p::core::marker::Send {
                 // Any `Result<(), E>` with `E: Into<ServiceError>`.
-                #p::service_result(#method_call)
+                #into_result(#method_call)
             }
             #name
             #spec

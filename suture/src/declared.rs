@@ -127,12 +127,25 @@ impl Declared {
     }
 }
 
-/// What `#[derive(Service)]`'s `serve` returns: the `run` method's result, its error
-/// converted into a [`ServiceError`].
-pub async fn service_result<E: Into<ServiceError>>(
-    run: impl Future<Output = Result<(), E>>,
-) -> ServiceResult {
-    run.await.map_err(Into::into)
+/// What `#[derive(Service)]` accepts from the `run` method: a `Send` future of any
+/// `Result<(), E>` with `E: Into<ServiceError>`.
+#[diagnostic::on_unimplemented(
+    message = "the `run` method of a `#[derive(Service)]` type returns `{Self}`",
+    label = "expected `async fn run(&mut self, ctx: suture::Context) -> Result<(), E>`, with `E: Into<suture::ServiceError>` (e.g. `suture::ServiceResult`), whose future is `Send`"
+)]
+pub trait RunFuture: Send {
+    /// The run method's future, its error converted into a [`ServiceError`].
+    fn into_service_result(self) -> impl Future<Output = ServiceResult> + Send;
+}
+
+impl<F, E> RunFuture for F
+where
+    F: Future<Output = Result<(), E>> + Send,
+    E: Into<ServiceError>,
+{
+    async fn into_service_result(self) -> ServiceResult {
+        self.await.map_err(Into::into)
+    }
 }
 
 fn fallback(name: &'static str) -> Supervisor {

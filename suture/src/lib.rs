@@ -50,7 +50,7 @@ pub use suture_macros::Service;
 /// What generated code needs, under one stable path. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::declared::{Declared, TypedSupervisor, service_result};
+    pub use crate::declared::{Declared, RunFuture, TypedSupervisor};
     pub use crate::{
         AutoShutdown, ChildRef, ChildSpec, Context, Event, OnExceeded, PoolHandle, Restart,
         Service, ServiceResult, Shutdown, ShutdownOrder, Strategy, Supervisor, SupervisorBuilder,
