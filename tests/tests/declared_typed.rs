@@ -290,3 +290,28 @@ async fn raw_identifiers_hidden_names_and_the_event_hook() {
     assert_eq!(HOOKED.load(Ordering::SeqCst), 2);
     tree.shutdown().await.unwrap();
 }
+
+supervisor! {
+    /// `significant` with no `restart` option: only the child type knows its restart type,
+    /// so the macro accepts it and the spec is checked when the tree is built.
+    #[supervisor(auto_shutdown = any_significant)]
+    struct Significant {
+        #[child(significant)]
+        job: Scripted,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn significant_on_a_type_that_is_permanent_is_a_typed_error_when_served() {
+    use suture::Service;
+    // `Scripted`'s own spec is permanent: a significant permanent child never ends for good.
+    let mut app = Significant::new(Scripted::running("job"));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let error = app
+        .serve(suture::Context::new(stop))
+        .await
+        .expect_err("a significant permanent child is refused");
+    let message = error.to_string();
+    assert!(message.contains("significant"), "{message}");
+    assert!(message.contains("job"), "{message}");
+}
