@@ -305,6 +305,27 @@ pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a
             supervisor(def, &names, errors);
             continue;
         }
+        // `App` generates `AppHandle`: no other struct of the block may take that name.
+        if let Some(owner) = block
+            .supervisors
+            .iter()
+            .find(|s| def.ident == format!("{}Handle", s.ident))
+        {
+            push_error(
+                errors,
+                syn::Error::new(
+                    def.ident.span(),
+                    format!(
+                        "`{}` is the name of the typed handle generated for `{}`; rename one \
+                         of the two",
+                        def.ident, owner.ident
+                    ),
+                ),
+            );
+            // Checked, but not generated.
+            supervisor(def, &names, errors);
+            continue;
+        }
         checked.push(supervisor(def, &names, errors));
     }
     // A field closing a containment cycle is expanded as a plain child, so that the error
