@@ -387,6 +387,7 @@ fn supervisor<'a>(def: &'a SupervisorDef, block: &[String], errors: &mut Errors)
         .zip(&kinds)
         .map(|(c, kind)| child(c, kind, auto_shutdown, errors))
         .collect();
+    unique_child_names(def, &children, errors);
     let start_order = start_order(def, &children, errors);
     Checked {
         def,
@@ -484,6 +485,31 @@ fn child(
         }
     }
     policy
+}
+
+/// Each child's run-time name (`#[child(name)]`, else the field's name without `r#`) is
+/// unique among its siblings, so that its typed handle names it exactly.
+fn unique_child_names(def: &SupervisorDef, children: &[ChildPolicy], errors: &mut Errors) {
+    let mut seen: HashMap<String, &Ident> = HashMap::new();
+    for (c, policy) in def.children.iter().zip(children) {
+        let name = policy
+            .name
+            .clone()
+            .unwrap_or_else(|| syn::ext::IdentExt::unraw(&c.ident).to_string());
+        if let Some(first) = seen.insert(name.clone(), &c.ident) {
+            push_error(
+                errors,
+                syn::Error::new(
+                    c.ident.span(),
+                    format!(
+                        "two children of `{}` are named `{name}` (`{first}` and `{}`): give one \
+                         another `#[child(name = ...)]`",
+                        def.ident, c.ident
+                    ),
+                ),
+            );
+        }
+    }
 }
 
 /// Declaration order, reordered so that each child starts after those it names in `after`.
