@@ -57,7 +57,7 @@ async fn main() -> Result<(), suture::BoxError> {
         Pipeline::new(stage(false), stage(true), stage(false)),
         stage(false),
     );
-    let handle = program.handle();
+    let handle = program.handle().supervisor();
     let stop = CancellationToken::new();
     let stopper = stop.clone();
     tokio::spawn(async move {

@@ -1,5 +1,7 @@
 //! The essay's example made real: one line-echo TCP service per loopback port, each under
-//! the same supervisor, so a crash on one port never disturbs the others.
+//! the same supervisor, so a crash on one port never disturbs the others. The tree is
+//! declared, its shape coming from the command line: a `Vec` field is a pool, one child per
+//! configured port.
 //!
 //! ```text
 //! cargo run --example multiport -- --ports 7001,7002 --crash-word crash
@@ -12,12 +14,22 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use suture::{ChildSpec, Context, Service, ServiceError, ServiceResult, Supervisor};
+use suture::{Context, Service, ServiceError, ServiceResult, supervisor};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+
+supervisor! {
+    /// One echo service per configured port.
+    #[supervisor(shutdown = 2s)]
+    struct Multiport {
+        /// Ready once bound, so the ports come up in order and are printed in order. Each
+        /// is named after its port (`echo-7001`), made unique in the pool.
+        #[child(ready = 5s)]
+        ports: Vec<EchoPort>,
+    }
+}
 
 /// Echoes lines on one port; keeps the port across restarts.
 struct EchoPort {
@@ -117,23 +129,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let supervisor = Supervisor::builder("multiport")
-        .shutdown(Duration::from_secs(2))
-        .build()
-        .expect("the settings above are valid");
-    for (i, port) in args.ports.iter().enumerate() {
-        let service = EchoPort {
+    let ports = args
+        .ports
+        .iter()
+        .map(|port| EchoPort {
             addr: SocketAddr::from(([127, 0, 0, 1], *port)),
             crash_word: args.crash_word.clone(),
-        };
-        // Ready once bound, so the ports come up in order and are printed in order.
-        let spec = ChildSpec::new()
-            .name(format!("port-{i}"))
-            .ready_within(Duration::from_secs(5));
-        if let Err(error) = supervisor.add_with(service, spec) {
-            eprintln!("multiport: {error}");
-            return ExitCode::FAILURE;
-        }
-    }
-    suture::run(supervisor).await
+        })
+        .collect();
+    suture::run(Multiport::new(ports)).await
 }

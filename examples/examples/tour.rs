@@ -3,7 +3,8 @@
 //! Run it with `cargo run --example tour`. It shows, on a human-readable console:
 //! a service crashing and being restarted, a crash loop entering backoff and resuming,
 //! a one_for_all group restarting together, a service that ignores cancellation being
-//! aborted after its budget, and a graceful shutdown in reverse start order. It prints
+//! aborted after its budget, one listener restarted by hand through the tree's typed
+//! handle, and a graceful shutdown in reverse start order. It prints
 //! the live tree at a few points, then exits 0.
 #![allow(clippy::print_stdout)] // an example talks to its reader
 
@@ -159,7 +160,9 @@ async fn main() -> ExitCode {
         Stubborn,
         Migrate,
     );
-    let handle = app.handle();
+    // The typed handle: one method per field, usable before, while and after the tree runs.
+    let typed = app.handle();
+    let handle = typed.supervisor();
     println!("== start order: {:?}", App::START_ORDER);
     println!("== stop order:  {:?}", App::STOP_ORDER);
     let stop = CancellationToken::new();
@@ -185,6 +188,17 @@ async fn main() -> ExitCode {
         "after the backoff ended and the listeners restarted together",
     )
     .await;
+
+    // Reach one child through its typed path and restart it by hand, as an operator would:
+    // only `http` restarts (its one_for_all sibling is untouched) and nothing is counted.
+    let http = typed.listeners().http();
+    match http.restart().await {
+        Ok(()) => println!(
+            "\n== restarted `{}` by hand",
+            http.path().await.unwrap_or_default()
+        ),
+        Err(error) => println!("\n== could not restart `{}`: {error}", http.name()),
+    }
 
     println!("\n== shutting down: reverse start order; `stubborn` ignores cancellation");
     stop.cancel();

@@ -36,6 +36,13 @@ pub(crate) fn broken(broken: &Broken, p: &TokenStream) -> TokenStream {
             }
         }
 
+        impl #p::TypedSupervisor for #ident {
+            type Handle = #p::SupervisorHandle;
+            fn typed_handle(&self) -> #p::SupervisorHandle {
+                self.__suture.handle()
+            }
+        }
+
         impl #p::core::fmt::Debug for #ident {
             fn fmt(&self, f: &mut #p::core::fmt::Formatter<'_>) -> #p::core::fmt::Result {
                 #p::core::fmt::Debug::fmt(&self.__suture, f)

@@ -46,6 +46,8 @@ pub(crate) struct SupervisorDef {
 pub(crate) struct ChildDef {
     /// The field's doc comments, kept for the constructor's documentation.
     pub(crate) docs: Vec<Attribute>,
+    /// The field's visibility: that of its handle, on the struct and on the typed handle.
+    pub(crate) vis: Visibility,
     pub(crate) ident: Ident,
     pub(crate) ty: Type,
     /// The options of `#[child(...)]`.
@@ -186,6 +188,7 @@ impl SupervisorDef {
             }
             children.push(ChildDef {
                 docs,
+                vis: field.vis,
                 ident,
                 ty: field.ty,
                 options,
@@ -239,6 +242,10 @@ fn parse_options(tokens: TokenStream, errors: &mut Errors) -> Vec<Opt> {
             }
         }
     }
+    let segments: Vec<Vec<TokenTree>> = segments
+        .into_iter()
+        .flat_map(|segment| split_missing_commas(segment, errors))
+        .collect();
     let last = segments.len() - 1;
     for (i, segment) in segments.into_iter().enumerate() {
         let mut tokens = segment.into_iter();
@@ -279,6 +286,41 @@ fn parse_options(tokens: TokenStream, errors: &mut Errors) -> Vec<Opt> {
         options.push(Opt { key, value });
     }
     options
+}
+
+/// `a = x b = y` (a forgotten comma): reported, and read as `a = x, b = y`. A new option
+/// starts at an identifier followed by a lone `=`, past the first `key =`.
+fn split_missing_commas(segment: Vec<TokenTree>, errors: &mut Errors) -> Vec<Vec<TokenTree>> {
+    let is_eq = |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == '=' && p.spacing() == proc_macro2::Spacing::Alone);
+    let mut parts = vec![Vec::new()];
+    let mut seen_eq = false;
+    let mut i = 0;
+    while i < segment.len() {
+        let token = &segment[i];
+        let starts_option = seen_eq
+            && matches!(token, TokenTree::Ident(_))
+            && is_eq(segment.get(i + 1))
+            && !matches!(segment.get(i.wrapping_sub(1)), Some(TokenTree::Punct(p)) if p.as_char() != '%');
+        if starts_option {
+            push_error(
+                errors,
+                syn::Error::new(
+                    token.span(),
+                    format!("expected `,` before `{token}`: options are separated by commas"),
+                ),
+            );
+            parts.push(Vec::new());
+            seen_eq = false;
+        }
+        if is_eq(Some(token)) {
+            seen_eq = true;
+        }
+        if let Some(part) = parts.last_mut() {
+            part.push(token.clone());
+        }
+        i += 1;
+    }
+    parts
 }
 
 /// Adds `error` to the errors collected so far.

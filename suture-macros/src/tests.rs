@@ -107,6 +107,12 @@ fn odd_values_are_errors_not_panics() {
         quote!(strategy = ),
         quote!(= 5),
         quote!(,,),
+        quote!(strategy = OneForAll),
+        quote!(strategy = ::suture::Strategy::OneForAll),
+        quote!(strategy = one_for_all backoff = 1s),
+        quote!(jitter = 10 % backoff = 1s),
+        quote!(event_hook = 5),
+        quote!(event_hook),
     ];
     for option in odd {
         let input = quote! {
@@ -136,4 +142,43 @@ fn a_broken_struct_keeps_its_name() {
     assert!(out.contains("compile_error"), "{out}");
     assert!(out.contains("struct Broken"), "{out}");
     assert!(out.contains("struct Fine"), "{out}");
+}
+
+#[test]
+fn child_shapes_and_odd_child_options() {
+    // Pools, optional children, raw identifiers and paths expand without errors.
+    let out = supervisor_block(quote! {
+        struct App {
+            r#type: Worker,
+            pool: Vec<Worker>,
+            maybe: Option<Worker>,
+            nested: self::Inner,
+        }
+        struct Inner { a: Worker }
+    })
+    .to_string();
+    assert!(!out.contains("compile_error"), "{out}");
+    assert!(out.contains("add_pool"), "{out}");
+    assert!(out.contains("add_optional"), "{out}");
+    assert!(out.contains("add_declared"), "{out}");
+
+    let odd = [
+        quote!(after = a, b),
+        quote!(after = a b = c),
+        quote!(restart = transient shutdown = 5s),
+        quote!(restart = Restart::Transient),
+        quote!(after = [a, b] ready),
+    ];
+    for option in odd {
+        let input = quote! {
+            struct App {
+                #[child(#option)]
+                worker: Worker,
+                a: Worker,
+                b: Worker,
+            }
+        };
+        let out = supervisor_block(input).to_string();
+        assert!(out.contains("compile_error"), "{option}: {out}");
+    }
 }

@@ -14,18 +14,31 @@ use crate::parse::{Block, ChildDef, Errors, Opt, SupervisorDef, push_error, take
 /// A supervisor's settings, each `None` when left to the runtime's default.
 #[derive(Default)]
 pub(crate) struct SupervisorPolicy {
-    pub(crate) strategy: Option<Ident>,
+    pub(crate) strategy: Option<Strategy>,
     pub(crate) intensity: Option<(f64, u64)>,
-    pub(crate) on_exceeded: Option<Ident>,
+    pub(crate) on_exceeded: Option<OnExceeded>,
     pub(crate) backoff: Option<u64>,
     pub(crate) jitter: Option<f64>,
     pub(crate) shutdown: Option<u64>,
-    pub(crate) shutdown_order: Option<Ident>,
+    pub(crate) shutdown_order: Option<ShutdownOrder>,
     pub(crate) propagate_termination: Option<bool>,
     pub(crate) pass_through_panics: Option<bool>,
-    pub(crate) auto_shutdown: Option<Ident>,
+    pub(crate) auto_shutdown: Option<AutoShutdown>,
     pub(crate) name: Option<String>,
     pub(crate) krate: Option<syn::Path>,
+    pub(crate) event_hook: Option<syn::Path>,
+}
+
+/// What a field holds, which decides how it is added and what its handle is.
+pub(crate) enum ChildKind {
+    /// A service: a `ChildRef<T>`.
+    Plain,
+    /// A supervisor of the same block: its typed handle.
+    Declared,
+    /// `Vec<T>`: a pool of `T`, a `PoolHandle<T>`.
+    Pool(Type),
+    /// `Option<T>`: an `Option<ChildRef<T>>`.
+    Optional(Type),
 }
 
 /// How long a child gets to stop.
@@ -39,7 +52,7 @@ pub(crate) enum StopBudget {
 /// A child's settings, each `None` when left to the child type's own `child_spec()`.
 #[derive(Default)]
 pub(crate) struct ChildPolicy {
-    pub(crate) restart: Option<Ident>,
+    pub(crate) restart: Option<Restart>,
     pub(crate) shutdown: Option<StopBudget>,
     pub(crate) ready: Option<u64>,
     pub(crate) significant: Option<bool>,
@@ -51,7 +64,7 @@ pub(crate) struct ChildPolicy {
 #[derive(Default)]
 pub(crate) struct ServicePolicy {
     pub(crate) name: Option<String>,
-    pub(crate) restart: Option<Ident>,
+    pub(crate) restart: Option<Restart>,
     pub(crate) shutdown: Option<StopBudget>,
     pub(crate) ready: Option<u64>,
     pub(crate) method: Option<Ident>,
@@ -63,51 +76,209 @@ pub(crate) struct Checked<'a> {
     pub(crate) def: &'a SupervisorDef,
     pub(crate) policy: SupervisorPolicy,
     pub(crate) children: Vec<ChildPolicy>,
+    /// What each field holds, in field order.
+    pub(crate) kinds: Vec<ChildKind>,
     /// Indices into `def.children`, in start order.
     pub(crate) start_order: Vec<usize>,
 }
 
-const SUPERVISOR_KEYS: &[&str] = &[
-    "strategy",
-    "intensity",
-    "on_exceeded",
-    "backoff",
-    "jitter",
-    "shutdown",
-    "shutdown_order",
-    "propagate_termination",
-    "pass_through_panics",
-    "auto_shutdown",
-    "name",
-    "crate",
-];
-const CHILD_KEYS: &[&str] = &[
-    "restart",
-    "shutdown",
-    "ready",
-    "significant",
-    "after",
-    "name",
-];
-const SERVICE_KEYS: &[&str] = &["name", "restart", "shutdown", "ready", "method", "crate"];
+/// A word-valued option: the snake_case words users write, each with its value.
+pub(crate) trait Word: Copy + PartialEq + 'static {
+    /// Each word with its value and the runtime enum's variant.
+    const WORDS: &'static [(&'static str, Self, &'static str)];
 
-const STRATEGIES: &[(&str, &str)] = &[
-    ("one_for_one", "OneForOne"),
-    ("one_for_all", "OneForAll"),
-    ("rest_for_one", "RestForOne"),
+    /// The runtime enum's variant, for the expansion.
+    fn variant(self) -> Ident {
+        let name = Self::WORDS
+            .iter()
+            .find(|(_, value, _)| *value == self)
+            .map_or("Default", |(_, _, variant)| variant);
+        Ident::new(name, Span::call_site())
+    }
+}
+
+/// Declares a word-valued option's enum and its words, in one place.
+macro_rules! words {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub(crate) enum $name {
+            $($variant),+
+        }
+        impl Word for $name {
+            const WORDS: &'static [(&'static str, Self, &'static str)] =
+                &[$(($word, $name::$variant, stringify!($variant))),+];
+        }
+    };
+}
+
+words!(
+    /// `strategy = ...`.
+    Strategy { OneForOne = "one_for_one", OneForAll = "one_for_all", RestForOne = "rest_for_one" }
+);
+words!(
+    /// `on_exceeded = ...`.
+    OnExceeded { Backoff = "backoff", Escalate = "escalate" }
+);
+words!(
+    /// `shutdown_order = ...`.
+    ShutdownOrder { Reverse = "reverse", Concurrent = "concurrent" }
+);
+words!(
+    /// `auto_shutdown = ...`.
+    AutoShutdown {
+        Never = "never",
+        AnySignificant = "any_significant",
+        AllSignificant = "all_significant",
+    }
+);
+words!(
+    /// `restart = ...`.
+    Restart { Permanent = "permanent", Transient = "transient", Temporary = "temporary" }
+);
+
+/// How one option is read into its policy.
+type Apply<P> = fn(&Opt, &mut P) -> syn::Result<()>;
+
+/// The one table of an attribute's options: its keys (for "unknown option" and "did you
+/// mean") and how each is read. An option cannot be listed without being read, or read
+/// without being listed.
+type Table<P> = &'static [(&'static str, Apply<P>)];
+
+const SUPERVISOR_OPTIONS: Table<SupervisorPolicy> = &[
+    ("strategy", |o, p| {
+        p.strategy = Some(word(o)?);
+        Ok(())
+    }),
+    ("intensity", |o, p| {
+        p.intensity = Some(intensity(o)?);
+        Ok(())
+    }),
+    ("on_exceeded", |o, p| {
+        p.on_exceeded = Some(word(o)?);
+        Ok(())
+    }),
+    ("backoff", |o, p| {
+        p.backoff = Some(positive_duration(o)?);
+        Ok(())
+    }),
+    ("jitter", |o, p| {
+        p.jitter = Some(jitter(o)?);
+        Ok(())
+    }),
+    ("shutdown", |o, p| {
+        p.shutdown = Some(positive_duration(o)?);
+        Ok(())
+    }),
+    ("shutdown_order", |o, p| {
+        p.shutdown_order = Some(word(o)?);
+        Ok(())
+    }),
+    ("propagate_termination", |o, p| {
+        p.propagate_termination = Some(flag(o)?);
+        Ok(())
+    }),
+    ("pass_through_panics", |o, p| {
+        p.pass_through_panics = Some(flag(o)?);
+        Ok(())
+    }),
+    ("auto_shutdown", |o, p| {
+        p.auto_shutdown = Some(word(o)?);
+        Ok(())
+    }),
+    ("name", |o, p| {
+        p.name = Some(name(o)?);
+        Ok(())
+    }),
+    ("crate", |o, p| {
+        p.krate = Some(krate(o)?);
+        Ok(())
+    }),
+    ("event_hook", |o, p| {
+        p.event_hook = Some(single(
+            o,
+            "the path of a `fn(&suture::Event)`, e.g. `event_hook = log_event`",
+        )?);
+        Ok(())
+    }),
 ];
-const ON_EXCEEDED: &[(&str, &str)] = &[("backoff", "Backoff"), ("escalate", "Escalate")];
-const SHUTDOWN_ORDERS: &[(&str, &str)] = &[("reverse", "Reverse"), ("concurrent", "Concurrent")];
-const AUTO_SHUTDOWNS: &[(&str, &str)] = &[
-    ("never", "Never"),
-    ("any_significant", "AnySignificant"),
-    ("all_significant", "AllSignificant"),
+
+const CHILD_OPTIONS: Table<ChildPolicy> = &[
+    ("restart", |o, p| {
+        p.restart = Some(word(o)?);
+        Ok(())
+    }),
+    ("shutdown", |o, p| {
+        p.shutdown = Some(stop_budget(o)?);
+        Ok(())
+    }),
+    ("ready", |o, p| {
+        p.ready = Some(positive_duration(o)?);
+        Ok(())
+    }),
+    ("significant", |o, p| {
+        p.significant = Some(flag(o)?);
+        Ok(())
+    }),
+    ("after", |o, p| {
+        p.after.extend(after(o)?);
+        Ok(())
+    }),
+    ("name", |o, p| {
+        p.name = Some(name(o)?);
+        Ok(())
+    }),
 ];
-const RESTARTS: &[(&str, &str)] = &[
-    ("permanent", "Permanent"),
-    ("transient", "Transient"),
-    ("temporary", "Temporary"),
+
+const SERVICE_OPTIONS: Table<ServicePolicy> = &[
+    ("name", |o, p| {
+        p.name = Some(name(o)?);
+        Ok(())
+    }),
+    ("restart", |o, p| {
+        p.restart = Some(word(o)?);
+        Ok(())
+    }),
+    ("shutdown", |o, p| {
+        p.shutdown = Some(stop_budget(o)?);
+        Ok(())
+    }),
+    ("ready", |o, p| {
+        p.ready = Some(positive_duration(o)?);
+        Ok(())
+    }),
+    ("method", |o, p| {
+        p.method = Some(single(o, "a method name, e.g. `method = run`")?);
+        Ok(())
+    }),
+    ("crate", |o, p| {
+        p.krate = Some(krate(o)?);
+        Ok(())
+    }),
 ];
+
+/// Reads every known, unrepeated option of an attribute with its table; reports the others.
+fn apply<'a, P>(
+    options: impl IntoIterator<Item = &'a Opt>,
+    table: Table<P>,
+    what: &str,
+    policy: &mut P,
+    errors: &mut Errors,
+) {
+    let keys: Vec<&str> = table.iter().map(|(key, _)| *key).collect();
+    for opt in known_options(options, &keys, what, errors) {
+        if let Some((_, read)) = table.iter().find(|(key, _)| opt.key == key)
+            && let Err(e) = read(opt, policy)
+        {
+            push_error(errors, e);
+        }
+    }
+}
+
+/// The key of the option `key` of `options`, if it was read (its value is in the policy).
+fn key_of(options: &[Opt], key: &str) -> Option<Ident> {
+    options.iter().find(|o| o.key == key).map(|o| o.key.clone())
+}
 
 /// Checks the whole block.
 pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a>> {
@@ -116,6 +287,12 @@ pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a
     for b in &block.broken {
         seen.insert(b.ident.to_string(), b.ident.span());
     }
+    let names: Vec<String> = block
+        .supervisors
+        .iter()
+        .map(|s| s.ident.to_string())
+        .chain(block.broken.iter().map(|b| b.ident.to_string()))
+        .collect();
     for def in &block.supervisors {
         if let Some(first) = seen.insert(def.ident.to_string(), def.ident.span()) {
             let mut e = syn::Error::new(
@@ -125,52 +302,55 @@ pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a
             e.combine(syn::Error::new(first, "first declared here"));
             push_error(errors, e);
             // Checked, but not generated a second time.
-            supervisor(def, errors);
+            supervisor(def, &names, errors);
             continue;
         }
-        checked.push(supervisor(def, errors));
+        // `App` generates `AppHandle`: no other struct of the block may take that name.
+        if let Some(owner) = block
+            .supervisors
+            .iter()
+            .find(|s| def.ident == format!("{}Handle", s.ident))
+        {
+            push_error(
+                errors,
+                syn::Error::new(
+                    def.ident.span(),
+                    format!(
+                        "`{}` is the name of the typed handle generated for `{}`; rename one \
+                         of the two",
+                        def.ident, owner.ident
+                    ),
+                ),
+            );
+            // Checked, but not generated.
+            supervisor(def, &names, errors);
+            continue;
+        }
+        checked.push(supervisor(def, &names, errors));
     }
-    containment_cycles(block, errors);
+    // A field closing a containment cycle is expanded as a plain child, so that the error
+    // above is the only one (its typed handle would be a type of infinite size).
+    for (sup, field) in containment_cycles(block, errors) {
+        let ident = &block.supervisors[sup].ident;
+        if let Some(c) = checked.iter_mut().find(|c| c.def.ident == *ident) {
+            c.kinds[field] = ChildKind::Plain;
+        }
+    }
     checked
 }
 
-fn supervisor<'a>(def: &'a SupervisorDef, errors: &mut Errors) -> Checked<'a> {
+fn supervisor<'a>(def: &'a SupervisorDef, block: &[String], errors: &mut Errors) -> Checked<'a> {
     let mut policy = SupervisorPolicy::default();
-    let mut backoff_key = None;
-    let mut jitter_key = None;
-    for opt in known_options(&def.options, SUPERVISOR_KEYS, "supervisor", errors) {
-        let key = opt.key.to_string();
-        let result = match key.as_str() {
-            "strategy" => choice(opt, STRATEGIES, "strategy").map(|v| policy.strategy = Some(v)),
-            "intensity" => intensity(opt).map(|v| policy.intensity = Some(v)),
-            "on_exceeded" => {
-                choice(opt, ON_EXCEEDED, "on_exceeded").map(|v| policy.on_exceeded = Some(v))
-            }
-            "backoff" => {
-                backoff_key = Some(opt.key.clone());
-                positive_duration(opt).map(|v| policy.backoff = Some(v))
-            }
-            "jitter" => {
-                jitter_key = Some(opt.key.clone());
-                jitter(opt).map(|v| policy.jitter = Some(v))
-            }
-            "shutdown" => positive_duration(opt).map(|v| policy.shutdown = Some(v)),
-            "shutdown_order" => choice(opt, SHUTDOWN_ORDERS, "shutdown_order")
-                .map(|v| policy.shutdown_order = Some(v)),
-            "propagate_termination" => flag(opt).map(|v| policy.propagate_termination = Some(v)),
-            "pass_through_panics" => flag(opt).map(|v| policy.pass_through_panics = Some(v)),
-            "auto_shutdown" => {
-                choice(opt, AUTO_SHUTDOWNS, "auto_shutdown").map(|v| policy.auto_shutdown = Some(v))
-            }
-            "name" => name(opt).map(|v| policy.name = Some(v)),
-            "crate" => krate(opt).map(|v| policy.krate = Some(v)),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            push_error(errors, e);
-        }
-    }
-    if policy.on_exceeded.as_ref().is_some_and(|v| v == "Escalate") {
+    apply(
+        &def.options,
+        SUPERVISOR_OPTIONS,
+        "supervisor",
+        &mut policy,
+        errors,
+    );
+    let backoff_key = policy.backoff.and_then(|_| key_of(&def.options, "backoff"));
+    let jitter_key = policy.jitter.and_then(|_| key_of(&def.options, "jitter"));
+    if policy.on_exceeded == Some(OnExceeded::Escalate) {
         for key in [backoff_key, jitter_key].into_iter().flatten() {
             push_error(
                 errors,
@@ -197,50 +377,100 @@ fn supervisor<'a>(def: &'a SupervisorDef, errors: &mut Errors) -> Checked<'a> {
             ),
         );
     }
-    let auto_shutdown = policy.auto_shutdown.as_ref().is_some_and(|v| v != "Never");
+    let auto_shutdown = policy
+        .auto_shutdown
+        .is_some_and(|v| v != AutoShutdown::Never);
+    let kinds: Vec<ChildKind> = def.children.iter().map(|c| kind(&c.ty, block)).collect();
     let children: Vec<ChildPolicy> = def
         .children
         .iter()
-        .map(|c| child(c, auto_shutdown, errors))
+        .zip(&kinds)
+        .map(|(c, kind)| child(c, kind, auto_shutdown, errors))
         .collect();
+    unique_child_names(def, &children, errors);
     let start_order = start_order(def, &children, errors);
     Checked {
         def,
         policy,
         children,
+        kinds,
         start_order,
     }
 }
 
-fn child(def: &ChildDef, auto_shutdown: bool, errors: &mut Errors) -> ChildPolicy {
-    let mut policy = ChildPolicy::default();
-    let mut significant_key = None;
-    for opt in known_options(&def.options, CHILD_KEYS, "child", errors) {
-        let result = match opt.key.to_string().as_str() {
-            "restart" => choice(opt, RESTARTS, "restart").map(|v| policy.restart = Some(v)),
-            "shutdown" => stop_budget(opt).map(|v| policy.shutdown = Some(v)),
-            "ready" => positive_duration(opt).map(|v| policy.ready = Some(v)),
-            "significant" => {
-                significant_key = Some(opt.key.clone());
-                flag(opt).map(|v| policy.significant = Some(v))
-            }
-            "after" => after(opt).map(|v| policy.after.extend(v)),
-            "name" => name(opt).map(|v| policy.name = Some(v)),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            push_error(errors, e);
+/// What a field of type `ty` holds: a pool (`Vec<T>`), an optional child (`Option<T>`), a
+/// supervisor of the block (named by its last path segment), or a plain service.
+fn kind(ty: &Type, block: &[String]) -> ChildKind {
+    if let Some((wrapper, inner)) = wrapped(ty) {
+        match wrapper.as_str() {
+            "Vec" => return ChildKind::Pool(inner.clone()),
+            "Option" => return ChildKind::Optional(inner.clone()),
+            _ => {}
         }
     }
+    match block_type(ty) {
+        Some(name) if block.contains(&name) => ChildKind::Declared,
+        _ => ChildKind::Plain,
+    }
+}
+
+/// `Wrapper<T>` (the last path segment, with one type argument) as `("Wrapper", T)`.
+fn wrapped(ty: &Type) -> Option<(String, &Type)> {
+    let Type::Path(p) = ty else { return None };
+    if p.qself.is_some() {
+        return None;
+    }
+    let segment = p.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(args) = &segment.arguments else {
+        return None;
+    };
+    let mut args = args.args.iter();
+    match (args.next(), args.next()) {
+        (Some(syn::GenericArgument::Type(inner)), None) => Some((segment.ident.to_string(), inner)),
+        _ => None,
+    }
+}
+
+fn child(
+    def: &ChildDef,
+    kind: &ChildKind,
+    auto_shutdown: bool,
+    errors: &mut Errors,
+) -> ChildPolicy {
+    if def.ident == "supervisor" {
+        push_error(
+            errors,
+            syn::Error::new(
+                def.ident.span(),
+                "a child field cannot be named `supervisor`: the typed handle's `supervisor()` \
+                 gives the untyped handle; rename the field (and keep the run-time name with \
+                 `#[child(name = \"supervisor\")]`)",
+            ),
+        );
+    }
+    let mut policy = ChildPolicy::default();
+    let options = after_list_without_brackets(&def.options, errors);
+    apply(options, CHILD_OPTIONS, "child", &mut policy, errors);
+    let significant_key = policy
+        .significant
+        .and_then(|_| key_of(&def.options, "significant"));
     if let (Some(key), Some(true)) = (significant_key, policy.significant) {
-        if policy.restart.as_ref().is_none_or(|r| r == "Permanent") {
+        if matches!(kind, ChildKind::Pool(_)) {
             push_error(
                 errors,
                 syn::Error::new(
                     key.span(),
-                    "`significant` needs `restart = transient` or `restart = temporary` in the \
-                     same `#[child(...)]`: a permanent child is always restarted, so it never \
-                     ends for good",
+                    "`significant` cannot apply to a pool's elements: a pool is its own \
+                     supervisor, which never shuts down automatically",
+                ),
+            );
+        } else if policy.restart == Some(Restart::Permanent) {
+            push_error(
+                errors,
+                syn::Error::new(
+                    key.span(),
+                    "`significant` needs a transient or temporary child: a permanent child is \
+                     always restarted, so it never ends for good",
                 ),
             );
         } else if !auto_shutdown {
@@ -255,6 +485,31 @@ fn child(def: &ChildDef, auto_shutdown: bool, errors: &mut Errors) -> ChildPolic
         }
     }
     policy
+}
+
+/// Each child's run-time name (`#[child(name)]`, else the field's name without `r#`) is
+/// unique among its siblings, so that its typed handle names it exactly.
+fn unique_child_names(def: &SupervisorDef, children: &[ChildPolicy], errors: &mut Errors) {
+    let mut seen: HashMap<String, &Ident> = HashMap::new();
+    for (c, policy) in def.children.iter().zip(children) {
+        let name = policy
+            .name
+            .clone()
+            .unwrap_or_else(|| syn::ext::IdentExt::unraw(&c.ident).to_string());
+        if let Some(first) = seen.insert(name.clone(), &c.ident) {
+            push_error(
+                errors,
+                syn::Error::new(
+                    c.ident.span(),
+                    format!(
+                        "two children of `{}` are named `{name}` (`{first}` and `{}`): give one \
+                         another `#[child(name = ...)]`",
+                        def.ident, c.ident
+                    ),
+                ),
+            );
+        }
+    }
 }
 
 /// Declaration order, reordered so that each child starts after those it names in `after`.
@@ -358,8 +613,9 @@ fn find_cycle(nodes: &[usize], edges: &[Vec<usize>]) -> Vec<usize> {
     }
 }
 
-/// Supervisors of the block that contain each other (directly or through others).
-fn containment_cycles(block: &Block, errors: &mut Errors) {
+/// Supervisors of the block that contain each other (directly or through others): reports
+/// each cycle once, and returns the field closing it (supervisor index, field index).
+fn containment_cycles(block: &Block, errors: &mut Errors) -> Vec<(usize, usize)> {
     let index: BTreeMap<String, usize> = block
         .supervisors
         .iter()
@@ -367,20 +623,22 @@ fn containment_cycles(block: &Block, errors: &mut Errors) {
         .map(|(i, s)| (s.ident.to_string(), i))
         .collect();
     // For each supervisor, the block supervisors its fields hold, with the field's type.
-    let edges: Vec<Vec<(usize, &Type)>> = block
+    let edges: Vec<Vec<(usize, &Type, usize)>> = block
         .supervisors
         .iter()
         .map(|s| {
             s.children
                 .iter()
-                .filter_map(|c| {
+                .enumerate()
+                .filter_map(|(f, c)| {
                     block_type(&c.ty)
                         .and_then(|n| index.get(&n))
-                        .map(|&j| (j, &c.ty))
+                        .map(|&j| (j, &c.ty, f))
                 })
                 .collect()
         })
         .collect();
+    let mut closing = Vec::new();
     // Each cycle once, whichever of its members the search starts from.
     let mut reported: Vec<Vec<usize>> = Vec::new();
     for start in 0..edges.len() {
@@ -393,12 +651,13 @@ fn containment_cycles(block: &Block, errors: &mut Errors) {
                 continue;
             }
             stack.push((node, edge + 1));
-            let (next, ty) = edges[node][edge];
+            let (next, ty, field) = edges[node][edge];
             if next == start {
                 let mut members = on_path.clone();
                 members.sort_unstable();
                 if !reported.contains(&members) {
                     reported.push(members);
+                    closing.push((node, field));
                     let names: Vec<String> = on_path
                         .iter()
                         .chain(std::iter::once(&start))
@@ -424,13 +683,15 @@ fn containment_cycles(block: &Block, errors: &mut Errors) {
             }
         }
     }
+    closing
 }
 
-/// The name of a type written as a bare identifier (as block supervisors are referred to).
+/// The name a type path ends with, without generic arguments: a block supervisor may be
+/// written `App`, `self::App` or `crate::m::App`.
 fn block_type(ty: &Type) -> Option<String> {
     match ty {
-        Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
-            let segment = &p.path.segments[0];
+        Type::Path(p) if p.qself.is_none() => {
+            let segment = p.path.segments.last()?;
             segment
                 .arguments
                 .is_none()
@@ -461,35 +722,54 @@ pub(crate) fn service(input: &syn::DeriveInput, errors: &mut Errors) -> ServiceP
     }
     let (options, _) = take_options(input.attrs.clone(), "service", errors);
     let mut policy = ServicePolicy::default();
-    for opt in known_options(&options, SERVICE_KEYS, "service", errors) {
-        let result = match opt.key.to_string().as_str() {
-            "name" => name(opt).map(|v| policy.name = Some(v)),
-            "restart" => choice(opt, RESTARTS, "restart").map(|v| policy.restart = Some(v)),
-            "shutdown" => stop_budget(opt).map(|v| policy.shutdown = Some(v)),
-            "ready" => positive_duration(opt).map(|v| policy.ready = Some(v)),
-            "method" => single::<Ident>(opt, "a method name, e.g. `method = run`")
-                .map(|v| policy.method = Some(v)),
-            "crate" => krate(opt).map(|v| policy.krate = Some(v)),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            push_error(errors, e);
-        }
-    }
+    apply(&options, SERVICE_OPTIONS, "service", &mut policy, errors);
     policy
 }
 
 // ---- options ----------------------------------------------------------------------------
 
+/// `after = a, b`: the comma ends the option, so `b` reads as an option of its own. Each such
+/// stray name after `after` is reported with the list syntax, and dropped.
+fn after_list_without_brackets<'a>(options: &'a [Opt], errors: &mut Errors) -> Vec<&'a Opt> {
+    let mut kept = Vec::with_capacity(options.len());
+    let mut after: Option<String> = None;
+    for opt in options {
+        let stray = opt.value.is_none() && !CHILD_OPTIONS.iter().any(|(key, _)| opt.key == key);
+        match (&mut after, stray) {
+            (Some(list), true) => {
+                list.push_str(&format!(", {}", opt.key));
+                push_error(
+                    errors,
+                    syn::Error::new(
+                        opt.key.span(),
+                        format!(
+                            "`after` takes one sibling, or a list in brackets: write \
+                             `after = [{list}]`"
+                        ),
+                    ),
+                );
+            }
+            _ => {
+                after = match (&opt.value, opt.key == "after") {
+                    (Some(value), true) => Some(value.to_string()),
+                    _ => None,
+                };
+                kept.push(opt);
+            }
+        }
+    }
+    kept
+}
+
 /// The options whose key is known and not repeated; reports the others.
 fn known_options<'a>(
-    options: &'a [Opt],
+    options: impl IntoIterator<Item = &'a Opt>,
     keys: &[&str],
     what: &str,
     errors: &mut Errors,
 ) -> Vec<&'a Opt> {
     let mut seen: HashMap<String, Span> = HashMap::new();
-    let mut known = Vec::with_capacity(options.len());
+    let mut known = Vec::new();
     for opt in options {
         let key = opt.key.to_string();
         if !keys.contains(&key.as_str()) {
@@ -570,8 +850,9 @@ fn span_of(tokens: &TokenStream) -> Span {
     last.and_then(|l| first.join(l)).unwrap_or(first)
 }
 
-fn choice(opt: &Opt, choices: &[(&str, &str)], what: &str) -> syn::Result<Ident> {
-    let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
+/// A word-valued option: one of `W`'s words.
+fn word<W: Word>(opt: &Opt) -> syn::Result<W> {
+    let words: Vec<&str> = W::WORDS.iter().map(|(w, _, _)| *w).collect();
     let expected = format!(
         "one of {}",
         words
@@ -580,10 +861,32 @@ fn choice(opt: &Opt, choices: &[(&str, &str)], what: &str) -> syn::Result<Ident>
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // `OneForAll`, `Strategy::OneForAll`, `suture::Strategy::OneForAll`: the Rust spelling.
+    if let Some(tokens) = &opt.value
+        && let Ok(path) = syn::parse2::<syn::Path>(tokens.clone())
+        && let Some(last) = path.segments.last()
+    {
+        let snake = crate::expand::snake_case(&last.ident.to_string());
+        let rust_spelling = path.segments.len() > 1 || last.ident != snake.as_str();
+        if rust_spelling && words.contains(&snake.as_str()) {
+            return Err(syn::Error::new(
+                last.ident.span(),
+                format!(
+                    "write `{} = {snake}`: options take the snake_case word, not a Rust path",
+                    opt.key
+                ),
+            ));
+        }
+    }
     let word: Ident = single(opt, &expected)?;
-    match choices.iter().find(|(w, _)| word == w) {
-        Some((_, variant)) => Ok(Ident::new(variant, word.span())),
-        None => Err(unknown(&word, what, &words, "expected one of")),
+    match W::WORDS.iter().find(|(w, _, _)| word == w) {
+        Some((_, value, _)) => Ok(*value),
+        None => Err(unknown(
+            &word,
+            &opt.key.to_string(),
+            &words,
+            "expected one of",
+        )),
     }
 }
 

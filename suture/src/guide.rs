@@ -57,7 +57,11 @@
 //! [`supervisor!`](crate::supervisor!) declares the same runtime objects as the builder, with
 //! every setting checked at compile time and the start and stop orders as constants; a
 //! declared supervisor is a [`Service`](crate::Service) like any other, so declared and
-//! dynamic supervisors nest in each other freely.
+//! dynamic supervisors nest in each other freely. It stays typed while it runs: `handle()`
+//! gives a generated handle with one method per field, a [`ChildRef`](crate::ChildRef) to
+//! stop, start or restart a child in place, the nested supervisor's own typed handle, or a
+//! [`PoolHandle`](crate::PoolHandle) to grow a `Vec<T>` pool; `Option<T>` fields are
+//! children only some configurations run.
 //!
 //! # Beyond the process: the service manager
 //!

@@ -8,6 +8,7 @@ extern crate self as suture;
 
 #[cfg(any(all(feature = "systemd", unix), feature = "health"))]
 mod assess;
+mod child_ref;
 mod context;
 mod declared;
 mod error;
@@ -29,6 +30,7 @@ pub mod guide;
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub mod health;
 
+pub use child_ref::{ChildRef, PoolHandle};
 pub use context::Context;
 pub use error::{
     BoxError, BuildError, IntensityExceeded, NotReady, ServiceError, ServiceResult, SpecError,
@@ -54,13 +56,16 @@ pub use suture_macros::Service;
 /// What generated code needs, under one stable path. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::declared::Declared;
+    pub use crate::declared::{Declared, RunFuture, TypedSupervisor};
     pub use crate::{
-        AutoShutdown, ChildSpec, Context, OnExceeded, Restart, Service, ServiceResult, Shutdown,
-        ShutdownOrder, Strategy, Supervisor, SupervisorHandle,
+        AutoShutdown, ChildRef, ChildSpec, Context, Event, OnExceeded, PoolHandle, Restart,
+        Service, ServiceResult, Shutdown, ShutdownOrder, Strategy, Supervisor, SupervisorBuilder,
+        SupervisorHandle,
     };
     pub use ::core;
+    pub use ::core::option::Option;
     pub use ::std;
     pub use ::std::borrow::Cow;
     pub use ::std::time::Duration;
+    pub use ::std::vec::Vec;
 }

@@ -209,7 +209,7 @@ async fn child_options_override_the_derive_defaults_and_a_dynamic_supervisor_fit
         Some(Shutdown::Timeout(Duration::from_secs(7)))
     );
 
-    let handle = declared.handle();
+    let handle = declared.handle().supervisor();
     let recorder = EventRecorder::new();
     let tree = serve(declared, &recorder).await;
     recorder

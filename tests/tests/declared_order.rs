@@ -148,7 +148,7 @@ async fn a_declared_tree_starts_in_start_order_and_stops_in_reverse() {
 async fn the_live_tree_shows_declared_and_dynamic_children() {
     let log = Log::default();
     let app = app(&log);
-    let handle = app.handle();
+    let handle = app.handle().supervisor();
     let (stop, task) = serve(app);
     log.wait_for("started app/metrics").await;
 

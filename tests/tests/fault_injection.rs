@@ -531,6 +531,12 @@ fn count_by_service(events: &[Event], filter: impl Fn(&EventKind) -> bool) -> Ha
             | EventKind::Panicked { service, .. } => service.to_string(),
             _ => continue,
         };
+        // A successor added (under its predecessor's name) before the predecessor has left
+        // gets a suffix (`leaf1#2`); the ledger counts by the service's own name.
+        let service = match service.split_once('#') {
+            Some((base, _)) => base.to_owned(),
+            None => service,
+        };
         *counts.entry(service).or_default() += 1;
     }
     counts

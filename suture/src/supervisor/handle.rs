@@ -1,7 +1,6 @@
 //! [`SupervisorHandle`]: the cloneable, always-answering face of a supervisor, and what it
 //! shares with the supervisor's value.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::builder::Config;
 use super::children::Child;
+use super::names::Names;
 use crate::error::SupervisorError;
 use crate::service::{self, Service};
 use crate::spec::ChildSpec;
@@ -46,7 +46,7 @@ use crate::tree::{ChildInfo, ChildToken, TreeNode, UnstoppedService};
 /// ```
 #[derive(Clone)]
 pub struct SupervisorHandle {
-    pub(super) shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 /// What the supervisor's value and its handles share.
 pub(crate) struct Shared {
@@ -57,8 +57,8 @@ pub(crate) struct Shared {
     pub(crate) lifecycle: Mutex<Lifecycle>,
     pub(crate) commands: mpsc::UnboundedSender<Command>,
     pub(crate) unstopped: Mutex<Vec<UnstoppedService>>,
-    /// The last static name given to a child, shared with the next child of that name.
-    pub(crate) last_name: Mutex<Option<(&'static str, Arc<str>)>>,
+    /// The children's names, unique among them.
+    pub(crate) names: Mutex<Names>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,21 +108,9 @@ impl Shared {
         }
     }
 
-    /// The children of a pool are usually added one after another under the same static
-    /// name (their type's): they share one string instead of allocating one each.
-    pub(crate) fn intern(&self, name: Cow<'static, str>) -> Arc<str> {
-        let Cow::Borrowed(name) = name else {
-            return Arc::from(name);
-        };
-        let mut last = self.last_name.lock().unwrap_or_else(|e| e.into_inner());
-        match &*last {
-            Some((text, shared)) if *text == name => shared.clone(),
-            _ => {
-                let shared: Arc<str> = Arc::from(name);
-                *last = Some((name, shared.clone()));
-                shared
-            }
-        }
+    pub(crate) fn names(&self) -> MutexGuard<'_, Names> {
+        // Never held across user code.
+        self.names.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn lifecycle(&self) -> MutexGuard<'_, Lifecycle> {
@@ -303,31 +291,43 @@ impl SupervisorHandle {
     pub fn add_with<S: Service>(
         &self,
         service: S,
-        mut spec: ChildSpec,
+        spec: ChildSpec,
     ) -> Result<ChildToken, SupervisorError> {
-        let name = self
-            .shared
-            .intern(spec.take_name().unwrap_or_else(|| service.name()));
-        spec.validate(&name, self.shared.config.auto_shutdown)?;
-        let child = Child::new(name, service::boxed(service), spec);
+        self.add_named(service, spec).map(|(token, _)| token)
+    }
+
+    /// `add_with`, also giving the name the child got (unique among its siblings).
+    pub(crate) fn add_named<S: Service>(
+        &self,
+        service: S,
+        mut spec: ChildSpec,
+    ) -> Result<(ChildToken, Arc<str>), SupervisorError> {
+        let base = spec.take_name().unwrap_or_else(|| service.name());
+        spec.validate(&base, self.shared.config.auto_shutdown)?;
         let lifecycle = self.shared.lifecycle();
         if matches!(*lifecycle, Lifecycle::Finished | Lifecycle::Stopping) {
             return Err(SupervisorError::Finished {
                 supervisor: self.shared.name(),
             });
         }
+        let name = {
+            let mut names = self.shared.names();
+            let base = names.intern(base);
+            names.claim(&base)
+        };
+        let child = Child::new(name.clone(), service::boxed(service), spec);
         let id = self.shared.next_child.fetch_add(1, Ordering::Relaxed);
         let command = Command::Add { id, child };
         // The receiver lives in the supervisor's value, so the child is kept even when the
         // loop is not running; a failed send means the value itself was dropped.
-        self.shared
-            .commands
-            .send(command)
-            .map_err(|_| SupervisorError::Finished {
+        if self.shared.commands.send(command).is_err() {
+            self.shared.names().release(&name);
+            return Err(SupervisorError::Finished {
                 supervisor: self.shared.name(),
-            })?;
+            });
+        }
         drop(lifecycle);
-        Ok(self.shared.token(id))
+        Ok((self.shared.token(id), name))
     }
 
     /// Tells a child to stop and forgets it; returns once the supervisor has told it, without

@@ -19,7 +19,6 @@ use tokio_util::sync::CancellationToken;
 use super::children::{AfterStop, Child, LastError, Run, Stop, dispose, join_path};
 use super::handle::{Command, Control, Shared};
 use super::intensity::Intensity;
-use super::names::Names;
 use super::policy::{self, Decision, OutcomeKind};
 use super::report::Reporter;
 use super::stopping::{self, Deadlines, Waiters};
@@ -121,8 +120,6 @@ pub(crate) struct Machine {
     started: bool,
     /// The last path built, with the name it was built for: siblings sharing a name share it.
     last_path: Option<(Arc<str>, Arc<str>)>,
-    /// The children's names, unique among them.
-    names: Names,
 }
 
 impl Machine {
@@ -145,7 +142,6 @@ impl Machine {
             to_stop: Vec::new(),
             started: false,
             last_path: None,
-            names: Names::default(),
         }
     }
 
@@ -182,10 +178,7 @@ impl Machine {
 
     /// Takes children added while the supervisor was not serving. Built in one go when
     /// there are none yet: a pool filled before its first serve may hold a million.
-    pub(crate) fn adopt(&mut self, mut added: Vec<(u64, Box<Child>)>) {
-        for (_, child) in &mut added {
-            child.name = self.names.claim(&child.name);
-        }
+    pub(crate) fn adopt(&mut self, added: Vec<(u64, Box<Child>)>) {
         if self.children.is_empty() {
             self.children = added.into_iter().collect();
         } else {
@@ -339,8 +332,7 @@ impl Machine {
     /// A request from a handle.
     pub(crate) fn on_command(&mut self, command: Command, now: Instant, spawn: &mut impl Spawn) {
         match command {
-            Command::Add { id, mut child } => {
-                child.name = self.names.claim(&child.name);
+            Command::Add { id, child } => {
                 self.children.insert(id, child);
                 if !self.is_stopping() {
                     self.queue.push_back(id);
@@ -725,7 +717,7 @@ impl Machine {
             self.gate = None;
         }
         if let Some(child) = self.children.remove(&id) {
-            self.names.release(&child.name);
+            self.shared.names().release(&child.name);
             if let Some(handle) = &child.supervisor {
                 handle.mark_finished();
             }
@@ -911,7 +903,7 @@ impl Machine {
         self.group.as_mut().map(|g| g.restart.remove(&id));
         // Its service is held by the blocked task: the child is reported, not kept.
         if let Some(child) = self.children.remove(&id) {
-            self.names.release(&child.name);
+            self.shared.names().release(&child.name);
             if let Some(handle) = &child.supervisor {
                 handle.mark_finished();
             }

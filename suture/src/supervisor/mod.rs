@@ -248,7 +248,7 @@ impl Supervisor {
             lifecycle: Mutex::new(Lifecycle::Idle),
             commands: tx,
             unstopped: Mutex::new(Vec::new()),
-            last_name: Mutex::new(None),
+            names: Mutex::default(),
         });
         let report = Reporter::new(shared.name.clone(), EventSink::new(None, None));
         Supervisor {

@@ -3,15 +3,20 @@
 //! A name already taken gets the lowest free suffix: `worker`, `worker#2`, `worker#3`. A
 //! name may not contain `#` (nor `/`), so a suffixed name always parses back to its base.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
-/// The names in use among one supervisor's children.
+/// The names in use among one supervisor's children. Claimed by `add` (so the caller learns
+/// the name at once), released by the machine when a child is gone for good.
 #[derive(Default)]
 pub(crate) struct Names {
     /// Per base name: which suffixes are taken. Pools share one entry, not one per child.
     taken: HashMap<Arc<str>, Slots>,
+    /// The last static name claimed: the children of a pool, added one after another under
+    /// their type's name, share its string instead of allocating one each.
+    last_static: Option<(&'static str, Arc<str>)>,
 }
 
 /// The suffixes of one base name: `1..next` minus `freed` are in use (1 is the bare name).
@@ -28,6 +33,21 @@ pub(crate) fn is_valid(name: &str) -> bool {
 }
 
 impl Names {
+    /// The shared string of `name`: a static name repeated is not allocated again.
+    pub(crate) fn intern(&mut self, name: Cow<'static, str>) -> Arc<str> {
+        let Cow::Borrowed(name) = name else {
+            return Arc::from(name);
+        };
+        match &self.last_static {
+            Some((text, shared)) if *text == name => shared.clone(),
+            _ => {
+                let shared: Arc<str> = Arc::from(name);
+                self.last_static = Some((name, shared.clone()));
+                shared
+            }
+        }
+    }
+
     /// Takes `name` for a new child, or its lowest free suffixed form.
     pub(crate) fn claim(&mut self, name: &Arc<str>) -> Arc<str> {
         let Some(slots) = self.taken.get_mut(&**name) else {

@@ -13,7 +13,7 @@ impl Worker {
 supervisor! {
     #[supervisor(auto_shutdown = any_significant)]
     struct App {
-        #[child(significant)]
+        #[child(significant, restart = permanent)]
         worker: Worker,
     }
 }

@@ -76,7 +76,7 @@ fn main() {
     assert!(matches!(everything.child_spec().get_shutdown(), Some(Shutdown::Infinity)));
     let escalating = Escalating::new(Worker);
     assert_eq!(escalating.name(), "escalating");
-    assert_eq!(escalating.handle().name(), "escalating");
+    assert_eq!(escalating.handle().supervisor().name(), "escalating");
 
     let db = Database;
     assert_eq!(db.name(), "db");

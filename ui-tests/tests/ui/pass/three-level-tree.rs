@@ -45,7 +45,7 @@ async fn main() {
     let pool = Supervisor::builder("pool").build().unwrap();
     pool.add(Leaf).unwrap();
     let root = Root::new(Middle::new(Leaf, Leaf), elsewhere::Remote::new(Leaf), pool);
-    let handle = root.handle();
+    let handle = root.handle().supervisor();
     let stop = CancellationToken::new();
     let task = suture::Supervisor::builder("top").build().unwrap();
     task.add(root).unwrap();

@@ -1,0 +1,22 @@
+use suture::{supervisor, Context, Service, ServiceResult};
+
+#[derive(Service)]
+struct Worker;
+
+impl Worker {
+    async fn run(&mut self, ctx: Context) -> ServiceResult {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+supervisor! {
+    struct App {
+        db: Worker,
+        cache: Worker,
+        #[child(after = db, cache)]
+        web: Worker,
+    }
+}
+
+fn main() {}

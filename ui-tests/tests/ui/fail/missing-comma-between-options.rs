@@ -1,0 +1,20 @@
+use suture::{supervisor, Context, Service, ServiceResult};
+
+#[derive(Service)]
+struct Worker;
+
+impl Worker {
+    async fn run(&mut self, ctx: Context) -> ServiceResult {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+supervisor! {
+    struct App {
+        #[child(restart = transient shutdown = 5s)]
+        worker: Worker,
+    }
+}
+
+fn main() {}
