@@ -32,6 +32,21 @@ pub struct Context {
     pub(crate) path: Arc<str>,
     pub(crate) ready: Option<Arc<ReadySignal>>,
     pub(crate) events: Option<Arc<EventSink>>,
+    /// For a child that is a supervisor: where to say its health changed.
+    pub(crate) health: Option<HealthLink>,
+}
+
+/// A child supervisor's way to tell its parent that its health changed.
+#[derive(Debug, Clone)]
+pub(crate) struct HealthLink {
+    pub(crate) parent: mpsc::UnboundedSender<u64>,
+    pub(crate) child: u64,
+}
+
+impl HealthLink {
+    pub(crate) fn notify(&self) {
+        let _ = self.parent.send(self.child);
+    }
 }
 
 impl Context {
@@ -54,6 +69,7 @@ impl Context {
             path: Arc::from(""),
             ready: None,
             events: None,
+            health: None,
         }
     }
 
@@ -160,12 +176,14 @@ impl Context {
         path: Arc<str>,
         ready: Option<Arc<ReadySignal>>,
         events: Option<Arc<EventSink>>,
+        health: Option<HealthLink>,
     ) -> Self {
         Context {
             token,
             path,
             ready,
             events,
+            health,
         }
     }
 }

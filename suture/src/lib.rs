@@ -10,6 +10,7 @@ mod context;
 mod declared;
 mod error;
 mod event;
+mod health;
 mod panic;
 mod run;
 mod service;
@@ -29,6 +30,7 @@ pub use error::{
     SupervisorError,
 };
 pub use event::{Event, EventHook, EventKind, Restarting};
+pub use health::Health;
 pub use run::{Runner, run};
 pub use service::{Service, ServiceFn, service_fn};
 pub use spec::{AutoShutdown, ChildSpec, OnExceeded, Restart, Shutdown, ShutdownOrder, Strategy};

@@ -23,17 +23,18 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub(crate) use builder::Config;
 pub use builder::SupervisorBuilder;
 pub use handle::SupervisorHandle;
-pub(crate) use handle::{Command, Lifecycle, Shared};
+pub(crate) use handle::{Command, Lifecycle, Shared, StopTally};
 
 use crate::context::Context;
 use crate::error::{ServiceResult, SupervisorError};
 use crate::event::EventSink;
+use crate::health::Health;
 use crate::service::{Exit, Service};
 use crate::spec::{ChildSpec, Shutdown};
 use crate::tree::ChildToken;
@@ -75,6 +76,8 @@ pub struct Supervisor {
     exits: (mpsc::UnboundedSender<Exit>, mpsc::UnboundedReceiver<Exit>),
     /// Ready-gated runs say they are ready here: (child, run number).
     ready: (ReadySender, mpsc::UnboundedReceiver<(u64, u64)>),
+    /// Child supervisors say here (with their id) that their health changed.
+    health: (mpsc::UnboundedSender<u64>, mpsc::UnboundedReceiver<u64>),
 }
 
 /// Where a ready-gated run says it is ready: (child, run number).
@@ -247,6 +250,8 @@ impl Supervisor {
             commands: tx,
             unstopped: Mutex::new(Vec::new()),
             last_name: Mutex::new(None),
+            health: watch::Sender::new(Health::Stopped),
+            stops: Mutex::new(StopTally::default()),
         });
         let report = Reporter::new(shared.name.clone(), EventSink::new(None, None));
         Supervisor {
@@ -255,6 +260,7 @@ impl Supervisor {
             commands: rx,
             exits: mpsc::unbounded_channel(),
             ready: mpsc::unbounded_channel(),
+            health: mpsc::unbounded_channel(),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::policy::End;
-use crate::event::{Event, EventKind, EventSink, Restarting};
+use crate::event::{Event, EventKind, EventSink, Human, Restarting, rounded};
 use crate::panic::PanicReport;
 
 /// The reporting side of one serve of a supervisor.
@@ -54,8 +54,8 @@ impl Reporter {
                     service = %name,
                     panic = %report.message,
                     location = report.location.as_deref().unwrap_or("unknown"),
-                    ?restarting,
-                    failures,
+                    restarting = %restarting,
+                    failures = rounded(failures),
                     "service panicked"
                 );
                 self.emit(|| EventKind::Panicked {
@@ -68,7 +68,7 @@ impl Reporter {
                 });
             }
             End::Failed(error) => {
-                tracing::error!(target: "suture", supervisor = %sup, service = %name, error = %format_args!("{error:#}"), ?restarting, failures, "service failed");
+                tracing::error!(target: "suture", supervisor = %sup, service = %name, error = %format_args!("{error:#}"), restarting = %restarting, failures = rounded(failures), "service failed");
                 self.emit(|| EventKind::Terminated {
                     service: name.clone(),
                     error: Some(format!("{error:#}")),
@@ -77,7 +77,7 @@ impl Reporter {
                 });
             }
             End::Normal | End::DoNotRestart | End::TerminateTree => {
-                tracing::info!(target: "suture", supervisor = %sup, service = %name, ?restarting, "service returned");
+                tracing::info!(target: "suture", supervisor = %sup, service = %name, restarting = %restarting, "service returned");
                 self.emit(|| EventKind::Terminated {
                     service: name.clone(),
                     error: None,
@@ -96,7 +96,7 @@ impl Reporter {
     }
 
     pub(crate) fn backoff_started(&self, pause: Duration, failures: f64) {
-        tracing::warn!(target: "suture", supervisor = %self.path, failures, ?pause, "restart intensity exceeded, backing off");
+        tracing::warn!(target: "suture", supervisor = %self.path, failures = rounded(failures), pause = %Human(pause), "restart intensity exceeded, backing off");
         self.emit(|| EventKind::BackoffStarted { pause, failures });
     }
 
@@ -106,7 +106,7 @@ impl Reporter {
     }
 
     pub(crate) fn escalated(&self, failures: f64, threshold: f64) {
-        tracing::error!(target: "suture", supervisor = %self.path, failures, threshold, "restart intensity exceeded, escalating");
+        tracing::error!(target: "suture", supervisor = %self.path, failures = rounded(failures), threshold, "restart intensity exceeded, escalating");
         self.emit(|| EventKind::Escalated {
             failures,
             threshold,
@@ -122,6 +122,11 @@ impl Reporter {
         self.emit(|| EventKind::StopTimeout {
             service: service.clone(),
         });
+    }
+
+    /// A child told to stop at shutdown has stopped (`aborted`: once its budget was spent).
+    pub(crate) fn stopped(&self, service: &Arc<str>, aborted: bool) {
+        tracing::debug!(target: "suture", supervisor = %self.path, service = %service, aborted, "service stopped");
     }
 
     pub(crate) fn unstoppable(&self, service: &Arc<str>) {
