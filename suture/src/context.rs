@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::sync::{
+    CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 
 use crate::event::EventSink;
 
@@ -94,6 +96,32 @@ impl Context {
     /// ```
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
         self.token.cancelled()
+    }
+
+    /// Like [`cancelled`](Self::cancelled), but owning what it needs: a `'static` future,
+    /// to hand to code that keeps it, e.g. axum's `with_graceful_shutdown`, or a task.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future loses nothing, and a new call observes the same state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{CancellationToken, Context};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let token = CancellationToken::new();
+    /// let ctx = Context::new(token.clone());
+    /// // Outlives `ctx`: nothing borrowed.
+    /// let stopped = tokio::spawn(ctx.cancelled_owned());
+    /// drop(ctx);
+    /// token.cancel();
+    /// stopped.await.unwrap();
+    /// # }
+    /// ```
+    pub fn cancelled_owned(&self) -> WaitForCancellationFutureOwned {
+        self.token.clone().cancelled_owned()
     }
 
     /// Whether the service has been told to stop.

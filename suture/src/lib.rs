@@ -37,6 +37,12 @@ pub use spec::{AutoShutdown, ChildSpec, OnExceeded, Restart, Shutdown, ShutdownO
 pub use supervisor::{Supervisor, SupervisorBuilder, SupervisorHandle};
 pub use tree::{ChildInfo, ChildState, ChildToken, TreeNode, UnstoppedService};
 
+/// The `tokio-util` types in [`Context`]'s API, re-exported so that a service needs no
+/// dependency of its own on `tokio-util` (nor to match its version).
+pub use tokio_util::sync::{
+    CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
+
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc = include_str!("../docs/supervisor.md")]
