@@ -147,6 +147,7 @@ impl Driver<'_> {
                     let _ = started.send(());
                 }
             }
+            machine.publish_gauges();
             if let Some(ending) = machine.take_ending() {
                 return ending;
             }

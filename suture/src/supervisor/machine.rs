@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::children::{AfterStop, Child, LastError, Run, Stop, dispose, join_path};
 use super::handle::{Command, Control, Shared, StopTally};
 use super::intensity::Intensity;
+use super::meters::state_index;
 use super::policy::{self, Decision, End};
 use super::report::Reporter;
 use super::stopping::{self, Deadlines, Waiters};
@@ -64,11 +65,16 @@ pub(crate) struct Unwell {
     nested: BTreeSet<u64>,
     /// Changes whenever either set (or a nested supervisor's health) changes.
     epoch: u64,
+    /// How many children are in each state (in the order of `meters::STATES`).
+    counts: [u64; 6],
 }
 
 impl Unwell {
     /// Sets a child's state, and counts it if that makes it unwell.
     pub(crate) fn set(&mut self, id: u64, child: &mut Child, state: ChildState) {
+        let old = &mut self.counts[state_index(child.state)];
+        *old = old.saturating_sub(1);
+        self.counts[state_index(state)] += 1;
         child.state = state;
         let unwell = child.is_unwell();
         if unwell != child.counted {
@@ -82,8 +88,15 @@ impl Unwell {
         }
     }
 
+    /// A child is here.
+    fn add(&mut self, child: &Child) {
+        self.counts[state_index(child.state)] += 1;
+    }
+
     /// A child is gone.
     fn forget(&mut self, id: u64, child: &Child) {
+        let count = &mut self.counts[state_index(child.state)];
+        *count = count.saturating_sub(1);
         if child.counted {
             self.own.remove(&id);
             self.epoch += 1;
@@ -250,6 +263,9 @@ impl Machine {
     /// Takes children added while the supervisor was not serving. Built in one go when
     /// there are none yet: a pool filled before its first serve may hold a million.
     pub(crate) fn adopt(&mut self, added: Vec<(u64, Box<Child>)>) {
+        for (_, child) in &added {
+            self.unwell.add(child);
+        }
         if self.children.is_empty() {
             self.children = added.into_iter().collect();
         } else {
@@ -343,6 +359,11 @@ impl Machine {
             });
         }
         paths
+    }
+
+    /// Sets the children-by-state gauges (feature `metrics`; nothing without it).
+    pub(crate) fn publish_gauges(&mut self) {
+        self.report.meters.children(&self.unwell.counts);
     }
 
     /// A child supervisor says its health changed.
@@ -482,6 +503,7 @@ impl Machine {
     pub(crate) fn on_command(&mut self, command: Command, now: Instant, spawn: &mut impl Spawn) {
         match command {
             Command::Add { id, child } => {
+                self.unwell.add(&child);
                 self.children.insert(id, child);
                 if !self.is_stopping() {
                     self.queue.push_back(id);

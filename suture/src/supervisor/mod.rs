@@ -12,6 +12,7 @@ mod driver;
 mod handle;
 mod intensity;
 mod machine;
+mod meters;
 mod policy;
 mod report;
 mod stopping;
@@ -253,7 +254,7 @@ impl Supervisor {
             health: watch::Sender::new(Health::Stopped),
             stops: Mutex::new(StopTally::default()),
         });
-        let report = Reporter::new(shared.name.clone(), EventSink::new(None, None));
+        let report = Reporter::idle(shared.name.clone(), EventSink::new(None, None));
         Supervisor {
             machine: Machine::new(shared.clone(), report),
             shared,

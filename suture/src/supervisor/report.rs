@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::meters::{Meters, Reason};
 use super::policy::End;
 use crate::event::{Event, EventKind, EventSink, Human, Restarting, rounded};
 use crate::panic::PanicReport;
@@ -13,11 +14,22 @@ use crate::panic::PanicReport;
 pub(crate) struct Reporter {
     pub(crate) path: Arc<str>,
     sink: Arc<EventSink>,
+    pub(crate) meters: Meters,
 }
 
 impl Reporter {
     pub(crate) fn new(path: Arc<str>, sink: Arc<EventSink>) -> Self {
-        Reporter { path, sink }
+        let meters = Meters::new(&path);
+        Reporter { path, sink, meters }
+    }
+
+    /// For a supervisor not being served: it registers no metrics.
+    pub(crate) fn idle(path: Arc<str>, sink: Arc<EventSink>) -> Self {
+        Reporter {
+            path,
+            sink,
+            meters: Meters::none(),
+        }
     }
 
     pub(crate) fn sink(&self) -> &Arc<EventSink> {
@@ -36,6 +48,7 @@ impl Reporter {
     }
 
     pub(crate) fn started(&self, service: &Arc<str>, restarts: u64) {
+        self.meters.started();
         tracing::debug!(target: "suture", supervisor = %self.path, service = %service, restarts, "service started");
         self.emit(|| EventKind::Started {
             service: service.clone(),
@@ -46,6 +59,17 @@ impl Reporter {
     /// How a child ended, and what the supervisor does about it.
     pub(crate) fn ended(&self, name: &Arc<str>, end: &End, restarting: Restarting, failures: f64) {
         let sup = &*self.path;
+        let reason = match end {
+            End::Panicked(_) => {
+                self.meters.panicked();
+                Reason::Panicked
+            }
+            End::Failed(_) => Reason::Failed,
+            _ => Reason::Returned,
+        };
+        if restarting != Restarting::No {
+            self.meters.restarted(reason);
+        }
         match end {
             End::Panicked(report) => {
                 tracing::error!(
@@ -96,6 +120,7 @@ impl Reporter {
     }
 
     pub(crate) fn backoff_started(&self, pause: Duration, failures: f64) {
+        self.meters.backed_off();
         tracing::warn!(target: "suture", supervisor = %self.path, failures = rounded(failures), pause = %Human(pause), "restart intensity exceeded, backing off");
         self.emit(|| EventKind::BackoffStarted { pause, failures });
     }
@@ -106,6 +131,7 @@ impl Reporter {
     }
 
     pub(crate) fn escalated(&self, failures: f64, threshold: f64) {
+        self.meters.escalated();
         tracing::error!(target: "suture", supervisor = %self.path, failures = rounded(failures), threshold, "restart intensity exceeded, escalating");
         self.emit(|| EventKind::Escalated {
             failures,
@@ -118,6 +144,7 @@ impl Reporter {
     }
 
     pub(crate) fn stop_timeout(&self, service: &Arc<str>) {
+        self.meters.stop_timed_out();
         tracing::warn!(target: "suture", supervisor = %self.path, service = %service, "service did not stop within its budget, aborted");
         self.emit(|| EventKind::StopTimeout {
             service: service.clone(),
