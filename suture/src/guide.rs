@@ -93,7 +93,7 @@
 //! | `suture_backoffs_total` | counter | | times restart intensity was exceeded and restarts paused |
 //! | `suture_escalations_total` | counter | | times restart intensity was exceeded and the supervisor failed to its parent |
 //! | `suture_stop_timeouts_total` | counter | | children aborted after their shutdown budget |
-//! | `suture_children` | gauge | `state`: `starting`, `running`, `stopping`, `restarting`, `backed off`, `stopped` | children in each state |
+//! | `suture_children` | gauge | `state`: `starting`, `running`, `stopping`, `restarting`, `backed_off`, `stopped` | children in each state |
 //!
 //! # Declared trees
 //!

@@ -90,7 +90,7 @@ async fn counters_and_gauges_follow_what_the_tree_does() {
         3.0
     );
     assert_eq!(
-        seen.get("suture_children{state=backed off,supervisor=app}"),
+        seen.get("suture_children{state=backed_off,supervisor=app}"),
         0.0
     );
     assert_eq!(

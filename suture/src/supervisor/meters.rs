@@ -79,8 +79,11 @@ mod enabled {
             let restarts = |reason: &'static str| {
                 counter!("suture_restarts_total", with("reason", reason.to_owned()))
             };
-            let children =
-                STATES.map(|state| gauge!("suture_children", with("state", state.to_string())));
+            // Label values in snake case, as Prometheus has them.
+            let children = STATES.map(|state| {
+                let state = state.to_string().replace(' ', "_");
+                gauge!("suture_children", with("state", state))
+            });
             Meters(Some(Box::new(Handles {
                 starts: counter!("suture_starts_total", label()),
                 restarts: [
