@@ -236,7 +236,7 @@ fn production_answers_its_probes_and_tells_systemd() {
         "ready: app",
         "GET /livez -> 200\nok",
         "GET /readyz -> 200\nok",
-        "GET /tree -> 200\napp\n├── health [running",
+        "GET /tree -> 200\napp [healthy]\n├── health [running",
         "    ├── store [running",
         "    └── rooms [running",
     ] {

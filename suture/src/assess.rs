@@ -1,12 +1,15 @@
 //! What the service manager is told: whether the root's loop answers, and which paths are not
 //! healthy. Shared by the systemd notifier and the health endpoint.
 //!
-//! [`assess`] is the one place that turns a tree into a health verdict, so that it can give
-//! way to the supervisor's own health states in one move.
+//! [`assess`] is the one place that turns a tree into a verdict: which paths are in trouble
+//! comes from the supervisors' own [`Health`] (kept up to date by them, so a finished
+//! transient child or a child not started yet is judged as the tree judges it); the tree adds
+//! what each of those paths is doing, for people.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::health::Health;
 use crate::supervisor::SupervisorHandle;
 use crate::tree::{ChildState, TreeNode};
 
@@ -17,6 +20,8 @@ pub(crate) const SUMMARY_LIMIT: usize = 400;
 /// A tree's health, as the service manager needs it.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Assessment {
+    /// The root's health: its whole subtree's.
+    pub(crate) health: Health,
     /// How many nodes below the root are running.
     pub(crate) running: usize,
     /// The nodes that are not, in tree order: `(path, what they are doing)`.
@@ -24,10 +29,10 @@ pub(crate) struct Assessment {
 }
 
 impl Assessment {
-    /// Healthy: every node below the root is running.
+    /// Healthy: the root says its whole subtree runs (and is ready).
     #[cfg_attr(not(feature = "health"), allow(dead_code))]
     pub(crate) fn is_healthy(&self) -> bool {
-        self.not_healthy.is_empty()
+        self.health.is_healthy()
     }
 
     /// One line for systemd's `STATUS=`, e.g. `3 running; backing off: app/feed`. Paths are
@@ -37,6 +42,10 @@ impl Assessment {
     #[cfg_attr(not(all(feature = "systemd", unix)), allow(dead_code))]
     pub(crate) fn summary(&self) -> String {
         let mut line = format!("{} running", self.running);
+        if self.not_healthy.is_empty() && !self.is_healthy() {
+            // Starting, stopping, stopped or failed as a whole: no path to name.
+            let _ = write!(line, "; {}", self.health.label());
+        }
         let mut last_state = None;
         for (listed, (path, state)) in self.not_healthy.iter().enumerate() {
             if line.len() >= SUMMARY_LIMIT {
@@ -55,15 +64,27 @@ impl Assessment {
     }
 }
 
-/// The health of `tree`: a node below the root that is not running (starting, stopping,
-/// waiting to restart, backing off, stopped) is not healthy.
+/// The health of `tree`: the paths its root names as not healthy, each with what it is doing.
 pub(crate) fn assess(tree: &TreeNode) -> Assessment {
-    let mut assessment = Assessment::default();
+    let mut assessment = Assessment {
+        health: tree.health.clone(),
+        ..Assessment::default()
+    };
+    let in_trouble: std::collections::HashSet<&str> =
+        tree.health.unhealthy().iter().map(|path| &**path).collect();
     let mut not_healthy: Vec<(ChildState, String)> = Vec::new();
-    tree.walk(&mut |node| match node.state {
-        None => {} // the root itself: it answered
-        Some(ChildState::Running) => assessment.running += 1,
-        Some(state) => not_healthy.push((state, node.path.clone())),
+    tree.walk(&mut |node| {
+        let Some(state) = node.state else {
+            return; // the root itself: it answered
+        };
+        if state == ChildState::Running {
+            assessment.running += 1;
+        }
+        // Starting as a whole names no path: those starting are the ones to name.
+        let starting = assessment.health == Health::Starting && state == ChildState::Starting;
+        if starting || in_trouble.contains(node.path.as_str()) {
+            not_healthy.push((state, node.path.clone()));
+        }
     });
     // Grouped by state (stable: tree order within a state), for a readable summary.
     not_healthy.sort_by_key(|(state, _)| rank(*state));
@@ -118,6 +139,8 @@ fn doing(state: ChildState) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn node(path: &str, state: Option<ChildState>, children: Vec<TreeNode>) -> TreeNode {
@@ -125,6 +148,7 @@ mod tests {
             name: path.rsplit('/').next().unwrap_or(path).to_owned(),
             path: path.to_owned(),
             state,
+            health: state.map_or(Health::Healthy, Health::of_state),
             restarts: 0,
             last_error: None,
             uptime: None,
@@ -152,6 +176,14 @@ mod tests {
         assert_eq!(assessment.summary(), "3 running");
     }
 
+    /// The root as its supervisor sums it up: degraded, naming `paths`.
+    fn degraded(mut root: TreeNode, paths: &[&str]) -> TreeNode {
+        root.health = Health::Degraded {
+            unhealthy: paths.iter().map(|p| Arc::from(*p)).collect(),
+        };
+        root
+    }
+
     #[test]
     fn paths_not_running_are_listed_grouped_by_state_and_escaped() {
         let tree = node(
@@ -166,8 +198,19 @@ mod tests {
                     vec![
                         node("app/web/http", Some(ChildState::BackedOff), vec![]),
                         node("app/web/evil\nSTATUS=x", Some(ChildState::Stopped), vec![]),
+                        // A finished transient child: stopped, and fine by its supervisor.
+                        node("app/web/done", Some(ChildState::Stopped), vec![]),
                     ],
                 ),
+            ],
+        );
+        let tree = degraded(
+            tree,
+            &[
+                "app/db",
+                "app/feed",
+                "app/web/http",
+                "app/web/evil\nSTATUS=x",
             ],
         );
         let assessment = assess(&tree);
@@ -199,7 +242,9 @@ mod tests {
                 )
             })
             .collect();
-        let summary = assess(&node("", None, workers)).summary();
+        let paths: Vec<String> = (0..10_000).map(|i| format!("app/pool/w{i}")).collect();
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let summary = assess(&degraded(node("", None, workers), &paths)).summary();
         assert!(summary.len() < SUMMARY_LIMIT + 64, "{summary}");
         assert!(summary.starts_with("0 running; backing off: app/pool/w0, app/pool/w1"));
         assert!(summary.ends_with(" more"), "{summary}");

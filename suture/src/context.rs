@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::sync::{
+    CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 
 use crate::event::EventSink;
 
@@ -32,6 +34,21 @@ pub struct Context {
     pub(crate) path: Arc<str>,
     pub(crate) ready: Option<Arc<ReadySignal>>,
     pub(crate) events: Option<Arc<EventSink>>,
+    /// For a child that is a supervisor: where to say its health changed.
+    pub(crate) health: Option<HealthLink>,
+}
+
+/// A child supervisor's way to tell its parent that its health changed.
+#[derive(Debug, Clone)]
+pub(crate) struct HealthLink {
+    pub(crate) parent: mpsc::UnboundedSender<u64>,
+    pub(crate) child: u64,
+}
+
+impl HealthLink {
+    pub(crate) fn notify(&self) {
+        let _ = self.parent.send(self.child);
+    }
 }
 
 impl Context {
@@ -54,6 +71,7 @@ impl Context {
             path: Arc::from(""),
             ready: None,
             events: None,
+            health: None,
         }
     }
 
@@ -78,6 +96,32 @@ impl Context {
     /// ```
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
         self.token.cancelled()
+    }
+
+    /// Like [`cancelled`](Self::cancelled), but owning what it needs: a `'static` future,
+    /// to hand to code that keeps it, e.g. axum's `with_graceful_shutdown`, or a task.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future loses nothing, and a new call observes the same state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{CancellationToken, Context};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let token = CancellationToken::new();
+    /// let ctx = Context::new(token.clone());
+    /// // Outlives `ctx`: nothing borrowed.
+    /// let stopped = tokio::spawn(ctx.cancelled_owned());
+    /// drop(ctx);
+    /// token.cancel();
+    /// stopped.await.unwrap();
+    /// # }
+    /// ```
+    pub fn cancelled_owned(&self) -> WaitForCancellationFutureOwned {
+        self.token.clone().cancelled_owned()
     }
 
     /// Whether the service has been told to stop.
@@ -160,12 +204,14 @@ impl Context {
         path: Arc<str>,
         ready: Option<Arc<ReadySignal>>,
         events: Option<Arc<EventSink>>,
+        health: Option<HealthLink>,
     ) -> Self {
         Context {
             token,
             path,
             ready,
             events,
+            health,
         }
     }
 }

@@ -80,6 +80,54 @@ pub enum Restarting {
     No,
 }
 
+impl fmt::Display for Restarting {
+    /// In words, as logged: `now`, `after backoff`, `no`.
+    ///
+    /// ```
+    /// assert_eq!(suture::Restarting::AfterBackoff.to_string(), "after backoff");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Restarting::Now => "now",
+            Restarting::AfterBackoff => "after backoff",
+            Restarting::No => "no",
+        })
+    }
+}
+
+/// A failure count as people read it: two decimals at most (the decayed count is rarely whole).
+pub(crate) fn rounded(failures: f64) -> f64 {
+    (failures * 100.0).round() / 100.0
+}
+
+/// A duration as people read it: `250ms`, `1.5s`, `2m 30s`, `1h 5m`, `forever`.
+pub(crate) struct Human(pub(crate) Duration);
+
+impl fmt::Display for Human {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d == Duration::MAX {
+            return f.write_str("forever");
+        }
+        let secs = d.as_secs();
+        if secs >= 3600 {
+            write!(f, "{}h {}m", secs / 3600, secs % 3600 / 60)
+        } else if secs >= 60 {
+            write!(f, "{}m {}s", secs / 60, secs % 60)
+        } else if secs >= 1 {
+            let tenths = (d.as_millis() + 50) / 100;
+            match tenths % 10 {
+                0 => write!(f, "{}s", tenths / 10),
+                t => write!(f, "{}.{t}s", tenths / 10),
+            }
+        } else if d.as_millis() >= 1 {
+            write!(f, "{}ms", (d.as_micros() + 500) / 1000)
+        } else {
+            write!(f, "{}µs", d.as_micros())
+        }
+    }
+}
+
 /// The kinds of [`Event`].
 ///
 /// # Examples
@@ -199,7 +247,7 @@ impl fmt::Display for Event {
                 if let Some(location) = location {
                     write!(f, " at {location}")?;
                 }
-                write!(f, " (restarting: {restarting:?})")
+                write!(f, " (restarting: {restarting})")
             }
             EventKind::Terminated {
                 service,
@@ -209,17 +257,16 @@ impl fmt::Display for Event {
             } => match error {
                 Some(error) => write!(
                     f,
-                    "{sup}: `{service}` failed: {error} (restarting: {restarting:?})"
+                    "{sup}: `{service}` failed: {error} (restarting: {restarting})"
                 ),
-                None => write!(
-                    f,
-                    "{sup}: `{service}` returned (restarting: {restarting:?})"
-                ),
+                None => write!(f, "{sup}: `{service}` returned (restarting: {restarting})"),
             },
             EventKind::BackoffStarted { pause, failures } => {
                 write!(
                     f,
-                    "{sup}: backing off for {pause:?} after {failures:.2} failures"
+                    "{sup}: backing off for {} after {} failures",
+                    Human(*pause),
+                    rounded(*failures)
                 )
             }
             EventKind::BackoffEnded => write!(f, "{sup}: backoff ended, resuming restarts"),
@@ -231,7 +278,8 @@ impl fmt::Display for Event {
                 threshold,
             } => write!(
                 f,
-                "{sup}: intensity exceeded ({failures:.2} > {threshold}), escalating to the parent"
+                "{sup}: intensity exceeded ({} > {threshold}), escalating to the parent",
+                rounded(*failures)
             ),
             EventKind::TreeTerminated { service } => {
                 write!(f, "{sup}: `{service}` asked to terminate the tree")
@@ -288,5 +336,28 @@ impl fmt::Debug for EventSink {
         f.debug_struct("EventSink")
             .field("active", &self.active)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Human, rounded};
+
+    #[test]
+    fn durations_and_counts_read_as_people_write_them() {
+        let human = |d: Duration| Human(d).to_string();
+        assert_eq!(human(Duration::ZERO), "0µs");
+        assert_eq!(human(Duration::from_micros(250)), "250µs");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(Duration::from_secs(15)), "15s");
+        assert_eq!(human(Duration::from_millis(15_990)), "16s");
+        assert_eq!(human(Duration::from_secs(150)), "2m 30s");
+        assert_eq!(human(Duration::from_secs(3900)), "1h 5m");
+        assert_eq!(human(Duration::MAX), "forever");
+        assert_eq!(rounded(1.995_265_335_131_728_4), 2.0);
+        assert_eq!(rounded(2.344), 2.34);
     }
 }

@@ -52,6 +52,50 @@
 //! reported after the `BackoffStarted` it causes (as in Go's suture), but before the
 //! `Escalated` it causes (cause, then effect, in the escalating supervisor and its parent).
 //!
+//! # Observing a tree
+//!
+//! **Logs.** Supervisors log to `tracing` under the target `suture`, with the supervisor's
+//! path in `supervisor` and the child's name in `service`; fields are for people: `restarting`
+//! is `now`, `after backoff` or `no`, `failures` (the decayed count) is rounded, a backoff's
+//! `pause` reads `1m 30s`. Failures and panics are `error`, backoffs and stop time-outs
+//! `warn`; a child stopping at shutdown is `debug`, and the root says once, at `info`, that
+//! the tree has stopped (`stopped_cleanly`, `aborted`, `unstoppable`).
+//!
+//! **Spans.** Each run of a child runs inside an `info` span named `service`, with its
+//! `path` and its `incarnation` (1 for the first run, 2 after the first restart): what a
+//! service logs says who wrote it, e.g. `service{path=app/db incarnation=2}: connected`.
+//! The span is a root span (the path already says where it is in the tree); when no
+//! subscriber is interested nothing is built, formatted or stored in the task.
+//!
+//! **Health.** [`SupervisorHandle::health`](crate::SupervisorHandle::health) reads a
+//! [`Health`](crate::Health) each supervisor keeps up to date and passes to its parent;
+//! [`SupervisorHandle::watch_health`](crate::SupervisorHandle::watch_health) is told of each
+//! change. Every node of a [`TreeNode`](crate::TreeNode) snapshot carries one, and the printed
+//! tree shows it where it says more than the state:
+//!
+//! ```text
+//! app [degraded (not running: app/listeners/http, app/listeners/https)]
+//! ├── db [running, up 2m 0s]
+//! └── listeners [running, backing off (not running: app/listeners/http, app/listeners/https), up 2m 0s]
+//!     ├── http [backed off, 2 restarts, last error: address in use]
+//!     └── https [backed off, 2 restarts, last error: address in use]
+//! ```
+//!
+//! **Metrics** (feature `metrics`, through the [`metrics`](https://docs.rs/metrics) facade:
+//! install any recorder, e.g. `metrics-exporter-prometheus`). Every series has the label
+//! `supervisor`, the supervisor's path; handles are registered once per serve, so counting
+//! costs one atomic add (nothing without a recorder).
+//!
+//! | Name | Kind | Other labels | Meaning |
+//! |------|------|--------------|---------|
+//! | `suture_starts_total` | counter | | runs started (first starts and restarts) |
+//! | `suture_restarts_total` | counter | `reason`: `failed`, `panicked`, `returned` | children the policy restarted (now or after a backoff), by how they ended |
+//! | `suture_panics_total` | counter | | children that panicked |
+//! | `suture_backoffs_total` | counter | | times restart intensity was exceeded and restarts paused |
+//! | `suture_escalations_total` | counter | | times restart intensity was exceeded and the supervisor failed to its parent |
+//! | `suture_stop_timeouts_total` | counter | | children aborted after their shutdown budget |
+//! | `suture_children` | gauge | `state`: `starting`, `running`, `stopping`, `restarting`, `backed_off`, `stopped` | children in each state |
+//!
 //! # Declared trees
 //!
 //! [`supervisor!`](crate::supervisor!) declares the same runtime objects as the builder, with

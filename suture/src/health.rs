@@ -1,5 +1,8 @@
-//! An HTTP health endpoint for Kubernetes' probes (and load balancers, and people), as a
-//! service to put in the tree: [`HealthEndpoint`].
+//! How a tree is doing: [`Health`], kept up to date by every supervisor (also re-exported at
+//! the crate's root), and, with the `health` feature, [`HealthEndpoint`], which serves it over
+//! HTTP.
+//!
+//! # The endpoint
 //!
 //! | path      | 200 when                          | otherwise                                  |
 //! |-----------|-----------------------------------|--------------------------------------------|
@@ -16,288 +19,201 @@
 //! takes the pod out of the Service's endpoints until the tree is whole again. The guide's
 //! [Kubernetes section](crate::guide#running-under-kubernetes) shows the probes.
 
-use std::borrow::Cow;
-use std::convert::Infallible;
-use std::fmt::{self, Write as _};
-use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::time::Duration;
+#[cfg(feature = "health")]
+mod endpoint;
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub use endpoint::HealthEndpoint;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{self, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
+use std::fmt;
+use std::sync::Arc;
 
-use crate::assess::{assess, loop_answers, push_escaped};
-use crate::context::Context;
-use crate::error::{ServiceError, ServiceResult};
-use crate::service::Service;
-use crate::supervisor::SupervisorHandle;
+use crate::tree::ChildState;
 
-/// How long a probe waits for the root's loop to answer.
-const ANSWER_WITHIN: Duration = Duration::from_millis(500);
-
-/// How long a connection may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Connections served at once; more wait to be accepted.
-const MAX_CONNECTIONS: usize = 256;
-
-/// A service serving `/livez`, `/readyz` and `/tree` over HTTP/1.1 for a supervisor (usually
-/// the root), to add to the tree it reports on. See the [module](self) for what each path
-/// answers.
+/// How a node of the tree is doing: a child by its own state, a supervisor by its whole
+/// subtree.
 ///
-/// It binds [`DEFAULT_ADDR`](Self::DEFAULT_ADDR) (loopback, port 8081) unless told otherwise
-/// with [`bind`](Self::bind) (e.g. `0.0.0.0:8081` for the kubelet to reach it) or given a
-/// bound [`listener`](Self::listener). It says it is ready once it listens, so a
-/// [`ready_within`](crate::ChildSpec::ready_within) spec holds the next children until then;
-/// failing to bind is an error of the service, restarted like any other. Added first, it
-/// stops last: probes keep their answers (503 from `/readyz` while the tree stops) until the
-/// end.
+/// A supervisor keeps its own health up to date as its children change, and tells its
+/// parent, so that [`SupervisorHandle::health`](crate::SupervisorHandle::health) is a cheap
+/// read (no walk of the tree) and a subtree in trouble makes every supervisor above it
+/// [`Degraded`](Health::Degraded): a subtree whose every child is backed off does not look
+/// healthy from the root. A parent learns of a change in a child supervisor's health after
+/// one turn of its loop.
+///
+/// What counts as not healthy in a running supervisor: a child starting (not ready yet),
+/// restarting, backed off, stopping, a permanent child stopped (by
+/// [`stop_child`](crate::SupervisorHandle::stop_child)), and a child supervisor that is not
+/// healthy itself. A transient or temporary child that has finished is fine.
 ///
 /// # Examples
 ///
-/// ```no_run
-/// use suture::health::HealthEndpoint;
-/// use suture::{service_fn, Supervisor};
-///
-/// #[tokio::main]
-/// async fn main() -> std::process::ExitCode {
-///     let app = Supervisor::builder("app").build().unwrap();
-///     app.add(HealthEndpoint::new(app.handle()).bind(([0, 0, 0, 0], 8081)))
-///         .unwrap();
-///     app.add(service_fn("worker", |ctx| async move {
-///         ctx.cancelled().await;
-///         Ok(())
-///     }))
-///     .unwrap();
-///     suture::run(app).await
-/// }
 /// ```
-pub struct HealthEndpoint {
-    root: SupervisorHandle,
-    listen: Listen,
+/// use suture::{service_fn, Context, Health, Supervisor};
+/// use tokio_util::sync::CancellationToken;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app").build().unwrap();
+/// sup.add(service_fn("db", |ctx: Context| async move {
+///     ctx.cancelled().await;
+///     Ok(())
+/// }))
+/// .unwrap();
+/// let handle = sup.handle();
+/// assert_eq!(handle.health(), Health::Stopped); // not served yet
+/// let stop = CancellationToken::new();
+/// let task = sup.serve_background(Context::new(stop.clone())).await;
+/// assert_eq!(handle.health(), Health::Healthy);
+/// assert!(handle.health().unhealthy().is_empty());
+/// stop.cancel();
+/// task.await.unwrap().unwrap();
+/// assert_eq!(handle.health(), Health::Stopped);
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Health {
+    /// Starting its initial children (a child: started, not ready yet, or about to restart).
+    Starting,
+    /// Everything runs (and is ready).
+    Healthy,
+    /// Running, but some of the subtree is not running or not ready.
+    Degraded {
+        /// The paths not running or not ready, in start order, deepest known first: for a
+        /// child supervisor in trouble, the paths in trouble under it.
+        unhealthy: Vec<Arc<str>>,
+    },
+    /// Restarts are paused: the supervisor's restart intensity was exceeded (a child: it
+    /// waits for its supervisor's backoff to end).
+    BackingOff {
+        /// The paths not running or not ready, as for [`Degraded`](Health::Degraded).
+        unhealthy: Vec<Arc<str>>,
+    },
+    /// Stopping its children, on its way to [`Stopped`](Health::Stopped) or
+    /// [`Failed`](Health::Failed).
+    Stopping,
+    /// Not being served: not yet, or no more (cancelled, finished, removed).
+    #[default]
+    Stopped,
+    /// Its last serve ended in failure (it escalated, or a child panicked through it).
+    Failed,
 }
 
-enum Listen {
-    Bind(SocketAddr),
-    Listener(std::net::TcpListener),
-}
-
-impl HealthEndpoint {
-    /// Where it listens unless told otherwise: `127.0.0.1:8081` (the port of Dropwizard's
-    /// admin interface).
-    pub const DEFAULT_ADDR: SocketAddr =
-        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8081));
-
-    /// An endpoint reporting on the tree of `root`, to listen on
-    /// [`DEFAULT_ADDR`](Self::DEFAULT_ADDR).
+impl Health {
+    /// Whether everything runs: the answer for a readiness probe.
     ///
     /// # Examples
     ///
     /// ```
-    /// use suture::health::HealthEndpoint;
-    /// use suture::Supervisor;
+    /// use suture::Health;
     ///
-    /// let app = Supervisor::builder("app").build().unwrap();
-    /// app.add(HealthEndpoint::new(app.handle())).unwrap();
+    /// assert!(Health::Healthy.is_healthy());
+    /// assert!(!Health::Starting.is_healthy());
     /// ```
-    pub fn new(root: SupervisorHandle) -> Self {
-        HealthEndpoint {
-            root,
-            listen: Listen::Bind(Self::DEFAULT_ADDR),
-        }
+    pub fn is_healthy(&self) -> bool {
+        matches!(self, Health::Healthy)
     }
 
-    /// Listens on `addr`, bound anew at each start.
+    /// The paths not running or not ready (for [`Degraded`](Health::Degraded) and
+    /// [`BackingOff`](Health::BackingOff)); empty otherwise.
     ///
     /// # Examples
     ///
     /// ```
-    /// use suture::health::HealthEndpoint;
-    /// use suture::Supervisor;
+    /// use suture::Health;
     ///
-    /// let app = Supervisor::builder("app").build().unwrap();
-    /// // Every interface, for the kubelet's probes.
-    /// app.add(HealthEndpoint::new(app.handle()).bind(([0, 0, 0, 0], 8081)))
-    ///     .unwrap();
+    /// assert!(Health::Healthy.unhealthy().is_empty());
     /// ```
-    pub fn bind(mut self, addr: impl Into<SocketAddr>) -> Self {
-        self.listen = Listen::Bind(addr.into());
-        self
+    pub fn unhealthy(&self) -> &[Arc<str>] {
+        match self {
+            Health::Degraded { unhealthy } | Health::BackingOff { unhealthy } => unhealthy,
+            _ => &[],
+        }
     }
 
-    /// Serves on a listener bound already (a port chosen by the system, a socket handed over
-    /// by systemd), kept across restarts. It is made non-blocking when served.
+    /// One lower-case word or two: `starting`, `healthy`, `degraded`, `backing off`,
+    /// `stopping`, `stopped`, `failed` (what `{}` starts with).
     ///
     /// # Examples
     ///
     /// ```
-    /// use suture::health::HealthEndpoint;
-    /// use suture::Supervisor;
-    ///
-    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let port = listener.local_addr().unwrap().port();
-    /// let app = Supervisor::builder("app").build().unwrap();
-    /// app.add(HealthEndpoint::new(app.handle()).listener(listener)).unwrap();
-    /// # let _ = port;
+    /// assert_eq!(suture::Health::Stopped.label(), "stopped");
     /// ```
-    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
-        self.listen = Listen::Listener(listener);
-        self
+    pub fn label(&self) -> &'static str {
+        match self {
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Degraded { .. } => "degraded",
+            Health::BackingOff { .. } => "backing off",
+            Health::Stopping => "stopping",
+            Health::Stopped => "stopped",
+            Health::Failed => "failed",
+        }
     }
 
-    async fn listen(&self) -> io::Result<TcpListener> {
-        match &self.listen {
-            Listen::Bind(addr) => TcpListener::bind(addr).await.map_err(|error| {
-                io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"))
-            }),
-            Listen::Listener(listener) => {
-                let listener = listener.try_clone()?;
-                listener.set_nonblocking(true)?;
-                TcpListener::from_std(listener)
-            }
+    /// A child's own health, by its state (a child supervisor's comes from its own summary).
+    pub(crate) fn of_state(state: ChildState) -> Health {
+        match state {
+            ChildState::Starting | ChildState::Restarting => Health::Starting,
+            ChildState::Running => Health::Healthy,
+            ChildState::Stopping => Health::Stopping,
+            ChildState::BackedOff => Health::BackingOff {
+                unhealthy: Vec::new(),
+            },
+            ChildState::Stopped => Health::Stopped,
         }
     }
 }
 
-impl Service for HealthEndpoint {
-    async fn serve(&mut self, ctx: Context) -> ServiceResult {
-        let listener = self.listen().await.map_err(ServiceError::new)?;
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(target: "suture", address = %addr, "health endpoint listening");
-        }
-        ctx.ready();
-        let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT);
-        // Dropped on return: the connections still open are aborted with it.
-        let mut connections = JoinSet::new();
-        loop {
-            while connections.try_join_next().is_some() {}
-            if connections.len() >= MAX_CONNECTIONS {
-                tokio::select! {
-                    () = ctx.cancelled() => return Ok(()),
-                    _ = connections.join_next() => continue,
-                }
-            }
-            let stream = tokio::select! {
-                () = ctx.cancelled() => return Ok(()),
-                accepted = listener.accept() => accepted.map_err(ServiceError::new)?.0,
-            };
-            let root = self.root.clone();
-            let connection = http.serve_connection(
-                TokioIo::new(stream),
-                hyper::service::service_fn(move |request: Request<Incoming>| {
-                    let root = root.clone();
-                    async move {
-                        Ok::<_, Infallible>(
-                            respond(&root, request.method(), request.uri().path()).await,
-                        )
-                    }
-                }),
-            );
-            connections.spawn(async move {
-                // A client going away mid-request is its own business.
-                let _ = connection.await;
-            });
-        }
-    }
+/// How many paths `{}` lists before saying how many more there are.
+const SHOWN: usize = 3;
 
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed("health")
-    }
-}
-
-impl fmt::Debug for HealthEndpoint {
+impl fmt::Display for Health {
+    /// The label, then the paths in trouble, at most three:
+    /// `degraded (not running: app/a, app/b, app/c and 2 more)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut debug = f.debug_struct("HealthEndpoint");
-        debug.field("root", &self.root.name());
-        match &self.listen {
-            Listen::Bind(addr) => debug.field("bind", addr),
-            Listen::Listener(listener) => debug.field("listener", listener),
+        f.write_str(self.label())?;
+        let unhealthy = self.unhealthy();
+        if unhealthy.is_empty() {
+            return Ok(());
+        }
+        f.write_str(" (not running: ")?;
+        for (i, path) in unhealthy.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(path)?;
+        }
+        if unhealthy.len() > SHOWN {
+            write!(f, " and {} more", unhealthy.len() - SHOWN)?;
+        }
+        f.write_str(")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Health;
+
+    #[test]
+    fn display_names_the_state_and_at_most_three_paths() {
+        assert_eq!(Health::Healthy.to_string(), "healthy");
+        let unhealthy = |n: usize| {
+            (0..n)
+                .map(|i| format!("app/{i}").into())
+                .collect::<Vec<_>>()
         };
-        debug.finish()
-    }
-}
-
-/// The answer to one request.
-async fn respond(root: &SupervisorHandle, method: &Method, path: &str) -> Response<Full<Bytes>> {
-    let route = match path {
-        "/livez" => Route::Live,
-        "/readyz" => Route::Ready,
-        "/tree" => Route::Tree,
-        _ => {
-            return text(
-                StatusCode::NOT_FOUND,
-                "not found; try /livez, /readyz or /tree\n".to_owned(),
-            );
-        }
-    };
-    if method != Method::GET && method != Method::HEAD {
-        let mut response = text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed; use GET\n".to_owned(),
+        let degraded = Health::Degraded {
+            unhealthy: unhealthy(1),
+        };
+        assert_eq!(degraded.to_string(), "degraded (not running: app/0)");
+        let backing_off = Health::BackingOff {
+            unhealthy: unhealthy(5),
+        };
+        assert_eq!(
+            backing_off.to_string(),
+            "backing off (not running: app/0, app/1, app/2 and 2 more)"
         );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return response;
+        assert_eq!(backing_off.unhealthy().len(), 5);
+        assert!(!backing_off.is_healthy());
     }
-    const NO_ANSWER: &str = "the root's loop does not answer\n";
-    match route {
-        Route::Live => {
-            if loop_answers(root, ANSWER_WITHIN).await {
-                text(StatusCode::OK, "ok\n".to_owned())
-            } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, NO_ANSWER.to_owned())
-            }
-        }
-        Route::Ready => match tokio::time::timeout(ANSWER_WITHIN, root.tree()).await {
-            Ok(Ok(tree)) => {
-                let assessment = assess(&tree);
-                if assessment.is_healthy() {
-                    return text(StatusCode::OK, "ok\n".to_owned());
-                }
-                let mut body = String::from("not ready:\n");
-                for (path, doing) in &assessment.not_healthy {
-                    push_escaped(&mut body, path);
-                    let _ = writeln!(body, " {doing}");
-                }
-                text(StatusCode::SERVICE_UNAVAILABLE, body)
-            }
-            Ok(Err(error)) => text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("not ready: {error}\n"),
-            ),
-            Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, NO_ANSWER.to_owned()),
-        },
-        Route::Tree => match tokio::time::timeout(ANSWER_WITHIN, root.tree()).await {
-            Ok(Ok(tree)) => text(StatusCode::OK, format!("{tree}\n")),
-            Ok(Err(error)) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")),
-            Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, NO_ANSWER.to_owned()),
-        },
-    }
-}
-
-enum Route {
-    Live,
-    Ready,
-    Tree,
-}
-
-fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

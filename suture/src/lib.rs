@@ -26,8 +26,6 @@ pub mod testing;
 
 pub mod guide;
 
-#[cfg(feature = "health")]
-#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub mod health;
 
 pub use child_ref::{ChildRef, PoolHandle};
@@ -37,11 +35,18 @@ pub use error::{
     SupervisorError,
 };
 pub use event::{Event, EventHook, EventKind, Restarting};
+pub use health::Health;
 pub use run::{Runner, run};
 pub use service::{Service, ServiceFn, service_fn};
 pub use spec::{AutoShutdown, ChildSpec, OnExceeded, Restart, Shutdown, ShutdownOrder, Strategy};
 pub use supervisor::{Supervisor, SupervisorBuilder, SupervisorHandle};
 pub use tree::{ChildInfo, ChildState, ChildToken, TreeNode, UnstoppedService};
+
+/// The `tokio-util` types in [`Context`]'s API, re-exported so that a service needs no
+/// dependency of its own on `tokio-util` (nor to match its version).
+pub use tokio_util::sync::{
+    CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]

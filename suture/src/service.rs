@@ -10,6 +10,7 @@ use std::task::Poll;
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
+use tracing::{Instrument, Span};
 
 use crate::context::Context;
 use crate::error::ServiceResult;
@@ -172,8 +173,15 @@ pub(crate) struct Exit {
 /// The object-safe face of a [`Service`], as a supervisor stores it.
 pub(crate) trait DynService: Send + 'static {
     fn supervisor_handle(&self) -> Option<SupervisorHandle>;
-    /// Spawns one incarnation; it reports its end on `exits`, even when aborted.
-    fn spawn(self: Box<Self>, id: u64, ctx: Context, exits: UnboundedSender<Exit>) -> AbortHandle;
+    /// Spawns one incarnation, inside `span`; it reports its end on `exits`, even when
+    /// aborted.
+    fn spawn(
+        self: Box<Self>,
+        id: u64,
+        ctx: Context,
+        exits: UnboundedSender<Exit>,
+        span: Span,
+    ) -> AbortHandle;
 }
 
 pub(crate) fn boxed<S: Service>(service: S) -> Box<dyn DynService> {
@@ -187,7 +195,13 @@ impl<S: Service> DynService for Holder<S> {
         self.0.__supervisor_handle()
     }
 
-    fn spawn(self: Box<Self>, id: u64, ctx: Context, exits: UnboundedSender<Exit>) -> AbortHandle {
+    fn spawn(
+        self: Box<Self>,
+        id: u64,
+        ctx: Context,
+        exits: UnboundedSender<Exit>,
+        span: Span,
+    ) -> AbortHandle {
         // Monomorphic per service type, so the serve future lives inline in the task: one
         // allocation per restart, the task itself. The guard is captured whole, not rebuilt
         // inside: a task keeps every captured value's slot, so this keeps it smaller, and an
@@ -197,7 +211,7 @@ impl<S: Service> DynService for Holder<S> {
             exits,
             service: Some(self),
         };
-        tokio::spawn(async move {
+        let serve = async move {
             let outcome = match guard.service.as_deref_mut() {
                 Some(holder) => 'serve: {
                     // `serve` itself may panic before returning its future. The future goes
@@ -212,9 +226,15 @@ impl<S: Service> DynService for Holder<S> {
                 None => return,
             };
             guard.send(outcome);
-        })
+        };
+        // With no subscriber interested, the span is not even stored: the task keeps its size.
+        let task = if span.is_none() {
+            tokio::spawn(serve)
+        } else {
+            tokio::spawn(serve.instrument(span))
+        };
         // Dropped while the task runs, the join handle costs little; after, much more.
-        .abort_handle()
+        task.abort_handle()
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use crate::error::SupervisorError;
+use crate::health::Health;
 use crate::spec::Restart;
 use crate::supervisor::SupervisorHandle;
 
@@ -97,6 +98,8 @@ pub struct ChildInfo {
     pub path: String,
     /// Its state.
     pub state: ChildState,
+    /// Its health: for a leaf, what its state says; for a supervisor, its subtree's.
+    pub health: Health,
     /// Its restart type.
     pub restart: Restart,
     /// How many times it was restarted.
@@ -156,6 +159,9 @@ pub struct TreeNode {
     pub path: String,
     /// Its state; `None` for the supervisor the snapshot was taken of.
     pub state: Option<ChildState>,
+    /// Its health: for a leaf, what its state says; for a supervisor, its whole subtree's
+    /// (printed when it says more than the state).
+    pub health: Health,
     /// How many times it was restarted.
     pub restarts: u64,
     /// The last error or panic message.
@@ -171,9 +177,12 @@ impl TreeNode {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", Escaped(&self.name))?;
         let Some(state) = self.state else {
-            return Ok(());
+            return write!(f, " [{}]", Escaped(&self.health.to_string()));
         };
         write!(f, " [{state}")?;
+        if self.health != Health::of_state(state) {
+            write!(f, ", {}", Escaped(&self.health.to_string()))?;
+        }
         if let Some(uptime) = self.uptime {
             write!(f, ", up {uptime:.1?}")?;
         }
@@ -269,6 +278,7 @@ impl TreeNode {
             name: self.name.clone(),
             path: self.path.clone(),
             state: self.state,
+            health: self.health.clone(),
             restarts: self.restarts,
             last_error: self.last_error.clone(),
             uptime: self.uptime,
@@ -279,10 +289,11 @@ impl TreeNode {
     /// Writes `TreeNode {`, the fields but the children, then `children: [`, as
     /// `#[derive(Debug)]` would; `indent` is the node's own indentation (pretty only).
     fn debug_head(&self, f: &mut fmt::Formatter<'_>, indent: &str) -> fmt::Result {
-        let fields: [(&str, &dyn fmt::Debug); 6] = [
+        let fields: [(&str, &dyn fmt::Debug); 7] = [
             ("name", &self.name),
             ("path", &self.path),
             ("state", &self.state),
+            ("health", &self.health),
             ("restarts", &self.restarts),
             ("last_error", &self.last_error),
             ("uptime", &self.uptime),
@@ -480,6 +491,7 @@ pub(crate) async fn snapshot(root: &SupervisorHandle) -> Result<TreeNode, Superv
                     name: child.name,
                     path: child.path,
                     state: Some(child.state),
+                    health: child.health,
                     restarts: child.restarts,
                     last_error: child.last_error,
                     uptime: child.uptime,
@@ -501,6 +513,7 @@ pub(crate) async fn snapshot(root: &SupervisorHandle) -> Result<TreeNode, Superv
         name: root.name().to_owned(),
         path: String::new(),
         state: None,
+        health: root.health(),
         restarts: 0,
         last_error: None,
         uptime: None,
@@ -552,7 +565,7 @@ mod tests {
     use std::fmt::{self, Write as _};
     use std::time::Duration;
 
-    use super::{ChildState, TreeNode};
+    use super::{ChildState, Health, TreeNode};
 
     /// A worker thread's stack, as tokio and `std::thread` give by default.
     const STACK: usize = 2 << 20;
@@ -561,6 +574,7 @@ mod tests {
         TreeNode {
             name: name.to_owned(),
             path: String::new(),
+            health: state.map_or(Health::Healthy, Health::of_state),
             state,
             restarts: 0,
             last_error: None,
@@ -624,6 +638,9 @@ mod tests {
         let mut listeners = node("listeners", Some(ChildState::Running), vec![http, grpc]);
         listeners.uptime = Some(Duration::from_secs(12));
         listeners.restarts = 1;
+        listeners.health = Health::Degraded {
+            unhealthy: vec!["app/listeners/http/conn".into()],
+        };
         let empty = node("empty", Some(ChildState::Restarting), Vec::new());
         node("app", None, vec![database, cache, listeners, empty])
     }
@@ -632,16 +649,20 @@ mod tests {
     fn a_small_tree_prints_exactly() {
         assert_eq!(
             small_tree().to_string(),
-            "app\n\
+            "app [healthy]\n\
              ├── database [running, up 12.0s]\n\
              ├── cache [backed off, 3 restarts, last error: connection refused]\n\
-             ├── listeners [running, up 12.0s, 1 restart]\n\
+             ├── listeners [running, degraded (not running: app/listeners/http/conn), \
+             up 12.0s, 1 restart]\n\
              │   ├── http [running, up 3.0s]\n\
              │   │   └── conn [starting]\n\
              │   └── grpc [stopped]\n\
              └── empty [restarting]"
         );
-        assert_eq!(node("alone", None, Vec::new()).to_string(), "alone");
+        assert_eq!(
+            node("alone", None, Vec::new()).to_string(),
+            "alone [healthy]"
+        );
     }
 
     #[test]
@@ -661,7 +682,7 @@ mod tests {
         let printed = root.to_string();
         assert_eq!(
             printed,
-            "app\\n\n\
+            "app\\n [healthy]\n\
              ├── db\\n├── fake [running] [running, last error: \
              line 1\\r\\nline 2\\t\\u{1b}[31mred\\0]\n\
              └── a\\u{2028}b\\u{202e}c\\u{85} [stopped]"
@@ -669,7 +690,7 @@ mod tests {
         assert_eq!(printed.lines().count(), 3);
         // Anything else prints as it is.
         let plain = node("café ✓ \"q\" \\ 名前", None, Vec::new());
-        assert_eq!(plain.to_string(), "café ✓ \"q\" \\ 名前");
+        assert_eq!(plain.to_string(), "café ✓ \"q\" \\ 名前 [healthy]");
     }
 
     #[test]
@@ -705,7 +726,7 @@ mod tests {
             write!(sink, "{tree}").unwrap();
             // The root's line, then one line per level, indented four columns more each.
             let line = |depth: usize| "\n".len() + 4 * (depth - 1) + "└── ".len();
-            let expected: usize = "n".len()
+            let expected: usize = "n [healthy]".len()
                 + (1..DEPTH - 1)
                     .map(|d| line(d) + "n [running]".len())
                     .sum::<usize>()
@@ -744,6 +765,7 @@ mod tests {
             name: String,
             path: String,
             state: Option<ChildState>,
+            health: crate::Health,
             restarts: u64,
             last_error: Option<String>,
             uptime: Option<Duration>,
@@ -756,6 +778,7 @@ mod tests {
                     name: node.name.clone(),
                     path: node.path.clone(),
                     state: node.state,
+                    health: node.health.clone(),
                     restarts: node.restarts,
                     last_error: node.last_error.clone(),
                     uptime: node.uptime,

@@ -128,7 +128,7 @@ async fn children_report_state_restarts_last_error_and_uptime() {
     assert_eq!(worker.last_error.as_deref(), Some("scripted failure"));
     assert_eq!(worker.uptime, Some(2 * SECOND));
     let printed = tree_now.to_string();
-    assert!(printed.starts_with("root\n"), "{printed}");
+    assert!(printed.starts_with("root [healthy]\n"), "{printed}");
     assert!(printed.contains("worker"), "{printed}");
     assert!(printed.contains("scripted failure"), "{printed}");
     let mut paths = Vec::new();

@@ -207,7 +207,10 @@ async fn readyz_follows_a_child_into_backoff_and_out_while_livez_stays_up() {
     assert_eq!(client.get("/livez").await, (StatusCode::OK, "ok\n".into()));
     let (status, printed) = client.get("/tree").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(printed.starts_with("app\n"), "{printed}");
+    assert!(
+        printed.starts_with("app [backing off (not running: app/feed)]\n"),
+        "{printed}"
+    );
     assert!(
         printed.contains("feed [backed off, 1 restart, last error: feed lost its upstream]"),
         "{printed}"

@@ -38,6 +38,8 @@ pub(crate) struct Child {
     pub(crate) fresh: bool,
     /// Stopped by request (`stop_child`): nothing starts it but `start_child` or a new serve.
     pub(crate) held: bool,
+    /// Counted among its supervisor's unwell children (see `Unwell`).
+    pub(crate) counted: bool,
 }
 
 impl Child {
@@ -55,7 +57,21 @@ impl Child {
             spare_token: None,
             fresh: true,
             held: false,
+            counted: false,
         })
+    }
+
+    /// Whether its own state counts against its supervisor's health: anything but running,
+    /// or stopped when that is fine (finished, or not started yet), or being removed.
+    pub(crate) fn is_unwell(&self) -> bool {
+        if self.is_removed() {
+            return false;
+        }
+        match self.state {
+            ChildState::Running => false,
+            ChildState::Stopped => self.held,
+            _ => true,
+        }
     }
 
     pub(crate) fn restarts(&self) -> u64 {

@@ -10,15 +10,15 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep_until};
-use tokio_util::sync::CancellationToken;
 
 use super::Supervisor;
 use super::handle::{Command, Lifecycle};
-use super::machine::{Spawn, StopReason};
+use super::machine::{Launch, Spawn, StopReason};
 use super::report::Reporter;
-use crate::context::{Context, ReadySignal};
+use crate::context::{Context, HealthLink, ReadySignal};
 use crate::error::{IntensityExceeded, ServiceError, ServiceResult, SupervisorError};
 use crate::event::EventSink;
+use crate::health::Health;
 use crate::panic;
 use crate::service::{DynService, Exit};
 
@@ -71,23 +71,37 @@ struct Spawner<'a> {
     sink: Arc<EventSink>,
     exits: &'a mpsc::UnboundedSender<Exit>,
     ready: &'a mpsc::UnboundedSender<(u64, u64)>,
+    health: &'a mpsc::UnboundedSender<u64>,
 }
 
 impl Spawn for Spawner<'_> {
-    fn spawn(
-        &mut self,
-        id: u64,
-        runs: u64,
-        service: Box<dyn DynService>,
-        token: CancellationToken,
-        path: Arc<str>,
-        ready_gated: bool,
-    ) -> Option<AbortHandle> {
+    fn spawn(&mut self, launch: Launch, service: Box<dyn DynService>) -> Option<AbortHandle> {
+        let Launch {
+            id,
+            runs,
+            token,
+            path,
+            ready_gated,
+            nested,
+        } = launch;
+        // The run's own span, at the root (its path says where it is): what a service logs is
+        // attributed to it. Nothing is built or formatted unless a subscriber is interested.
+        let span = tracing::info_span!(
+            target: "suture",
+            parent: None,
+            "service",
+            path = %path,
+            incarnation = runs,
+        );
         let ready = ready_gated.then(|| ReadySignal::for_child(self.ready.clone(), id, runs));
+        let health = nested.then(|| HealthLink {
+            parent: self.health.clone(),
+            child: id,
+        });
         let ctx = self
             .parent
-            .child(token, path, ready, Some(self.sink.clone()));
-        Some(service.spawn(id, ctx, self.exits.clone()))
+            .child(token, path, ready, Some(self.sink.clone()), health);
+        Some(service.spawn(id, ctx, self.exits.clone(), span))
     }
 }
 
@@ -100,12 +114,14 @@ impl Driver<'_> {
             machine,
             exits: (exit_tx, exit_rx),
             ready: (ready_tx, ready_rx),
+            health: (health_tx, health_rx),
         } = &mut *self.sup;
         let mut spawner = Spawner {
             parent: &self.ctx,
             sink,
             exits: exit_tx,
             ready: ready_tx,
+            health: health_tx,
         };
         let now = Instant::now();
         // Runs aborted with a previous serve hand their services back here.
@@ -131,8 +147,14 @@ impl Driver<'_> {
                     let _ = started.send(());
                 }
             }
+            machine.publish_gauges();
             if let Some(ending) = machine.take_ending() {
                 return ending;
+            }
+            if machine.publish_health()
+                && let Some(parent) = &self.ctx.health
+            {
+                parent.notify();
             }
             let wakeup = machine.next_wakeup();
             if wakeup != armed {
@@ -164,6 +186,12 @@ impl Driver<'_> {
                 Some((id, runs)) = ready_rx.recv() => {
                     machine.on_ready(id, runs, Instant::now(), &mut spawner);
                 }
+                Some(id) = health_rx.recv() => {
+                    machine.on_child_health(id);
+                    while let Ok(id) = health_rx.try_recv() {
+                        machine.on_child_health(id);
+                    }
+                }
                 Some(command) = commands.recv() => {
                     machine.on_command(command, Instant::now(), &mut spawner);
                 }
@@ -185,6 +213,19 @@ impl Driver<'_> {
         // The subtree's report: children that are supervisors kept their own.
         let nested = self.sup.machine.nested_unstopped();
         shared.unstopped().extend(nested);
+        let stops = self.sup.machine.stop_tally();
+        *shared.stops() = stops;
+        if self.ctx.health.is_none() {
+            // The root: one line for the whole tree.
+            tracing::info!(
+                target: "suture",
+                supervisor = %path,
+                stopped_cleanly = stops.clean,
+                aborted = stops.aborted,
+                unstoppable = stops.unstoppable,
+                "tree stopped"
+            );
+        }
         let result = match ending {
             StopReason::Cancelled | StopReason::AutoShutdown => Ok(()),
             StopReason::TerminateTree if config.propagate_termination => {
@@ -197,6 +238,7 @@ impl Driver<'_> {
                 threshold: config.threshold,
             })),
             StopReason::Panic(payload) => {
+                self.set_health(Health::Failed);
                 self.close(Lifecycle::Idle);
                 std::panic::resume_unwind(payload);
             }
@@ -205,12 +247,26 @@ impl Driver<'_> {
         let failed = result
             .as_ref()
             .is_err_and(|e| !e.is_do_not_restart() && !e.is_terminate_tree());
+        self.set_health(if failed {
+            Health::Failed
+        } else {
+            Health::Stopped
+        });
         self.close(if failed {
             Lifecycle::Idle
         } else {
             Lifecycle::Finished
         });
         result
+    }
+
+    /// Publishes the health the serve ends with, and tells the parent.
+    fn set_health(&self, health: Health) {
+        if self.sup.shared.set_health(health)
+            && let Some(parent) = &self.ctx.health
+        {
+            parent.notify();
+        }
     }
 
     /// Leaves the running state, then answers what was sent meanwhile.
@@ -230,6 +286,7 @@ impl Drop for Driver<'_> {
             return;
         }
         self.sup.machine.abandon(Instant::now());
+        self.set_health(Health::Stopped);
         let mut lifecycle = self.sup.shared.lifecycle();
         if matches!(*lifecycle, Lifecycle::Running | Lifecycle::Stopping) {
             *lifecycle = Lifecycle::Idle;

@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::builder::Config;
 use super::children::Child;
 use super::names::Names;
 use crate::error::SupervisorError;
+use crate::health::Health;
 use crate::service::{self, Service};
 use crate::spec::ChildSpec;
 use crate::tree::{ChildInfo, ChildToken, TreeNode, UnstoppedService};
@@ -59,6 +60,29 @@ pub(crate) struct Shared {
     pub(crate) unstopped: Mutex<Vec<UnstoppedService>>,
     /// The children's names, unique among them.
     pub(crate) names: Mutex<Names>,
+    /// The subtree's health, as the loop last summed it up.
+    pub(crate) health: watch::Sender<Health>,
+    /// How the children stopped at the last shutdown, this subtree's included.
+    pub(crate) stops: Mutex<StopTally>,
+}
+
+/// How the children of a subtree stopped at a shutdown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StopTally {
+    /// Within their budget.
+    pub(crate) clean: u64,
+    /// Aborted once their budget was spent, and then stopped.
+    pub(crate) aborted: u64,
+    /// Did not stop even when aborted.
+    pub(crate) unstoppable: u64,
+}
+
+impl std::ops::AddAssign for StopTally {
+    fn add_assign(&mut self, other: StopTally) {
+        self.clean += other.clean;
+        self.aborted += other.aborted;
+        self.unstoppable += other.unstoppable;
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +135,26 @@ impl Shared {
     pub(crate) fn names(&self) -> MutexGuard<'_, Names> {
         // Never held across user code.
         self.names.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publishes the subtree's health; whether it changed.
+    pub(crate) fn set_health(&self, health: Health) -> bool {
+        self.health.send_if_modified(|current| {
+            if *current == health {
+                false
+            } else {
+                *current = health;
+                true
+            }
+        })
+    }
+
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.health.borrow().is_healthy()
+    }
+
+    pub(crate) fn stops(&self) -> MutexGuard<'_, StopTally> {
+        self.stops.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn lifecycle(&self) -> MutexGuard<'_, Lifecycle> {
@@ -235,6 +279,67 @@ impl SupervisorHandle {
     /// ```
     pub fn is_finished(&self) -> bool {
         *self.shared.lifecycle() == Lifecycle::Finished
+    }
+
+    /// The subtree's health, as the supervisor last summed it up: a cheap read, no walk of
+    /// the tree and no message to the supervisor's loop.
+    ///
+    /// The overall state and, when [`Degraded`](Health::Degraded) or
+    /// [`BackingOff`](Health::BackingOff), the paths not running or ready, those of nested
+    /// supervisors included ([`Health::unhealthy`]): what a readiness probe or a service
+    /// manager's status line needs. See [`Health`] for what counts, and
+    /// [`watch_health`](Self::watch_health) to be told of changes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, Health, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let handle = sup.handle();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// match handle.health() {
+    ///     Health::Healthy => println!("ready"),
+    ///     other => println!("not ready: {other}; {:?}", other.unhealthy()),
+    /// }
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// # }
+    /// ```
+    pub fn health(&self) -> Health {
+        self.shared.health.borrow().clone()
+    }
+
+    /// A receiver of the subtree's [`health`](Self::health), marked changed each time it
+    /// changes (one value per change in the overall state or in the paths in trouble, and
+    /// only then): for a status line or a readiness endpoint that reacts to changes.
+    ///
+    /// It is a [`tokio::sync::watch`] receiver: `changed().await` waits for the next change,
+    /// `borrow_and_update()` reads the latest. It never closes while the handle lives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use suture::{Context, Health, Supervisor};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").build().unwrap();
+    /// let mut health = sup.handle().watch_health();
+    /// let stop = CancellationToken::new();
+    /// let task = sup.serve_background(Context::new(stop.clone())).await;
+    /// health.changed().await.unwrap();
+    /// assert_eq!(*health.borrow_and_update(), Health::Healthy);
+    /// stop.cancel();
+    /// task.await.unwrap().unwrap();
+    /// assert_eq!(*health.borrow_and_update(), Health::Stopped);
+    /// # }
+    /// ```
+    pub fn watch_health(&self) -> watch::Receiver<Health> {
+        self.shared.health.subscribe()
     }
 
     /// Adds a child with its own [`Service::child_spec`].

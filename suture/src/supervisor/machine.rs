@@ -17,13 +17,15 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::children::{AfterStop, Child, LastError, Run, Stop, dispose, join_path};
-use super::handle::{Command, Control, Shared};
+use super::handle::{Command, Control, Shared, StopTally};
 use super::intensity::Intensity;
+use super::meters::state_index;
 use super::policy::{self, Decision, OutcomeKind};
 use super::report::Reporter;
 use super::stopping::{self, Deadlines, Waiters};
 use crate::error::{NotReady, ServiceError, SupervisorError};
 use crate::event::Restarting;
+use crate::health::Health;
 use crate::service::{DynService, Outcome};
 use crate::spec::{AutoShutdown, OnExceeded, Restart, Shutdown, ShutdownOrder, Strategy};
 use crate::tree::{ChildInfo, ChildState, UnstoppedService};
@@ -36,15 +38,87 @@ pub(crate) const ABORT_GRACE: Duration = Duration::from_millis(100);
 pub(crate) trait Spawn {
     /// Spawns a run of child `id` (its `runs`-th, for readiness reports) and returns the
     /// handle to abort it.
-    fn spawn(
-        &mut self,
-        id: u64,
-        runs: u64,
-        service: Box<dyn DynService>,
-        token: CancellationToken,
-        path: Arc<str>,
-        ready_gated: bool,
-    ) -> Option<AbortHandle>;
+    fn spawn(&mut self, launch: Launch, service: Box<dyn DynService>) -> Option<AbortHandle>;
+}
+
+/// What a run is started with.
+pub(crate) struct Launch {
+    /// The child's id.
+    pub(crate) id: u64,
+    /// Which run of the child this is (1 for the first).
+    pub(crate) runs: u64,
+    pub(crate) token: CancellationToken,
+    pub(crate) path: Arc<str>,
+    /// It has a ready timeout: it says when it is ready.
+    pub(crate) ready_gated: bool,
+    /// It is a supervisor: it says when its health changes.
+    pub(crate) nested: bool,
+}
+
+/// The children that keep their supervisor from being healthy, kept up to date as their
+/// states change, so that summing up the health costs nothing while all is well.
+#[derive(Default)]
+pub(crate) struct Unwell {
+    /// By their own state (`Child::is_unwell`).
+    own: BTreeSet<u64>,
+    /// Child supervisors running but not healthy themselves.
+    nested: BTreeSet<u64>,
+    /// Changes whenever either set (or a nested supervisor's health) changes.
+    epoch: u64,
+    /// How many children are in each state (in the order of `meters::STATES`).
+    counts: [u64; 6],
+}
+
+impl Unwell {
+    /// Sets a child's state, and counts it if that makes it unwell.
+    pub(crate) fn set(&mut self, id: u64, child: &mut Child, state: ChildState) {
+        let old = &mut self.counts[state_index(child.state)];
+        *old = old.saturating_sub(1);
+        self.counts[state_index(state)] += 1;
+        child.state = state;
+        let unwell = child.is_unwell();
+        if unwell != child.counted {
+            child.counted = unwell;
+            if unwell {
+                self.own.insert(id);
+            } else {
+                self.own.remove(&id);
+            }
+            self.epoch += 1;
+        }
+    }
+
+    /// A child is here.
+    fn add(&mut self, child: &Child) {
+        self.counts[state_index(child.state)] += 1;
+    }
+
+    /// A child is gone.
+    fn forget(&mut self, id: u64, child: &Child) {
+        let count = &mut self.counts[state_index(child.state)];
+        *count = count.saturating_sub(1);
+        if child.counted {
+            self.own.remove(&id);
+            self.epoch += 1;
+        }
+        if self.nested.remove(&id) {
+            self.epoch += 1;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.own.is_empty() && self.nested.is_empty()
+    }
+}
+
+/// The health's shape, without its list: what is compared to know whether to publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HealthKind {
+    Starting,
+    Healthy,
+    Degraded,
+    BackingOff,
+    Stopping,
 }
 
 /// Why a serve ends.
@@ -120,6 +194,11 @@ pub(crate) struct Machine {
     started: bool,
     /// The last path built, with the name it was built for: siblings sharing a name share it.
     last_path: Option<(Arc<str>, Arc<str>)>,
+    pub(crate) unwell: Unwell,
+    /// What was last published, with the epoch of `unwell` it was built from.
+    published: Option<(HealthKind, u64)>,
+    /// How the children stopped during this serve's shutdown.
+    pub(crate) stops: StopTally,
 }
 
 impl Machine {
@@ -142,6 +221,9 @@ impl Machine {
             to_stop: Vec::new(),
             started: false,
             last_path: None,
+            unwell: Unwell::default(),
+            published: None,
+            stops: StopTally::default(),
         }
     }
 
@@ -161,13 +243,15 @@ impl Machine {
         self.to_stop.clear();
         self.started = false;
         self.last_path = None;
+        self.published = None;
+        self.stops = StopTally::default();
         // One pass: with a large pool, each pass over the children is a cache miss each.
         for (&id, child) in self.children.iter_mut() {
             child.path = None;
             child.fresh = true;
             child.held = false;
             if child.run.is_none() {
-                child.state = ChildState::Stopped;
+                self.unwell.set(id, child, ChildState::Stopped);
             }
             // A child still stopping from an aborted serve is queued too: the queue waits
             // for it, so it starts again rather than being lost.
@@ -179,6 +263,9 @@ impl Machine {
     /// Takes children added while the supervisor was not serving. Built in one go when
     /// there are none yet: a pool filled before its first serve may hold a million.
     pub(crate) fn adopt(&mut self, added: Vec<(u64, Box<Child>)>) {
+        for (_, child) in &added {
+            self.unwell.add(child);
+        }
         if self.children.is_empty() {
             self.children = added.into_iter().collect();
         } else {
@@ -216,6 +303,91 @@ impl Machine {
         }
     }
 
+    /// Sums up the subtree's health and publishes it if it changed (cheap when nothing did:
+    /// the list of paths is built only then); whether the published health changed.
+    pub(crate) fn publish_health(&mut self) -> bool {
+        let kind = match self.phase {
+            Phase::Idle => return false,
+            Phase::Starting => HealthKind::Starting,
+            // Restarts paused with every child running (one restarted by request, say) is
+            // healthy: the pause matters only to children waiting on it.
+            Phase::Running if self.unwell.is_empty() => HealthKind::Healthy,
+            Phase::Running if self.backoff.is_some() => HealthKind::BackingOff,
+            Phase::Running => HealthKind::Degraded,
+            Phase::Stopping(_) | Phase::Done(_) => HealthKind::Stopping,
+        };
+        let stamp = (kind, self.unwell.epoch);
+        if self.published == Some(stamp) {
+            return false;
+        }
+        self.published = Some(stamp);
+        let health = match kind {
+            HealthKind::Starting => Health::Starting,
+            HealthKind::Healthy => Health::Healthy,
+            HealthKind::Stopping => Health::Stopping,
+            HealthKind::Degraded => Health::Degraded {
+                unhealthy: self.unhealthy_paths(),
+            },
+            HealthKind::BackingOff => Health::BackingOff {
+                unhealthy: self.unhealthy_paths(),
+            },
+        };
+        self.shared.set_health(health)
+    }
+
+    /// The paths not running or ready, in start order: a child supervisor in trouble
+    /// stands for the paths in trouble under it.
+    fn unhealthy_paths(&self) -> Vec<Arc<str>> {
+        let Unwell { own, nested, .. } = &self.unwell;
+        let mut ids: Vec<u64> = own.union(nested).copied().collect();
+        ids.dedup();
+        let mut paths = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(child) = self.children.get(&id) else {
+                continue;
+            };
+            if !own.contains(&id)
+                && let Some(handle) = &child.supervisor
+            {
+                let below = handle.shared.health.borrow();
+                if !below.unhealthy().is_empty() {
+                    paths.extend_from_slice(below.unhealthy());
+                    continue;
+                }
+            }
+            paths.push(match &child.path {
+                Some(path) => path.clone(),
+                None => join_path(&self.report.path, &child.name),
+            });
+        }
+        paths
+    }
+
+    /// Sets the children-by-state gauges (feature `metrics`; nothing without it).
+    pub(crate) fn publish_gauges(&mut self) {
+        self.report.meters.children(&self.unwell.counts);
+    }
+
+    /// A child supervisor says its health changed.
+    pub(crate) fn on_child_health(&mut self, id: u64) {
+        let Some(child) = self.children.get(&id) else {
+            return;
+        };
+        // A child being removed no longer counts.
+        let sick = child.is_live()
+            && child
+                .supervisor
+                .as_ref()
+                .is_some_and(|handle| !handle.shared.is_healthy());
+        if sick {
+            self.unwell.nested.insert(id);
+        } else {
+            self.unwell.nested.remove(&id);
+        }
+        // Its list of paths may have changed even if it stays sick.
+        self.unwell.epoch += 1;
+    }
+
     /// Cancelled from above: stop every child and return `Ok(())`.
     pub(crate) fn on_cancel(&mut self, now: Instant) {
         self.shutdown(StopReason::Cancelled, now);
@@ -249,7 +421,7 @@ impl Machine {
                 aborted: true,
                 then: AfterStop::Rest,
             });
-            child.state = ChildState::Stopping;
+            self.unwell.set(id, child, ChildState::Stopping);
             self.stopping += 1;
         }
         self.phase = Phase::Idle;
@@ -301,7 +473,7 @@ impl Machine {
         if child.runs != runs || child.state != ChildState::Starting || !child.is_live() {
             return; // a previous run's late signal
         }
-        child.state = ChildState::Running;
+        self.unwell.set(id, child, ChildState::Running);
         if let Some(key) = child.run.as_mut().and_then(|run| run.deadline.take()) {
             self.deadlines.disarm(key);
         }
@@ -333,6 +505,7 @@ impl Machine {
     pub(crate) fn on_command(&mut self, command: Command, now: Instant, spawn: &mut impl Spawn) {
         match command {
             Command::Add { id, child } => {
+                self.unwell.add(&child);
                 self.children.insert(id, child);
                 if !self.is_stopping() {
                     self.queue.push_back(id);
@@ -388,7 +561,7 @@ impl Machine {
             if self.backoff.is_some() && !child.fresh {
                 // A restart queued before the backoff began waits for its end.
                 if let Some(child) = self.children.get_mut(&id) {
-                    child.state = ChildState::BackedOff;
+                    self.unwell.set(id, child, ChildState::BackedOff);
                 }
                 self.backed_off.push(id);
                 continue;
@@ -429,14 +602,15 @@ impl Machine {
         let token = child.spare_token.take().unwrap_or_default();
         child.runs += 1;
         let ready = child.policy.ready;
-        let task = spawn.spawn(
+        let launch = Launch {
             id,
-            child.runs,
-            service,
-            token.clone(),
+            runs: child.runs,
+            token: token.clone(),
             path,
-            ready.is_some(),
-        );
+            ready_gated: ready.is_some(),
+            nested: child.supervisor.is_some(),
+        };
+        let task = spawn.spawn(launch, service);
         let deadline = ready
             .and_then(|timeout| stopping::deadline(now, timeout))
             .map(|at| self.deadlines.arm(id, at));
@@ -448,13 +622,13 @@ impl Machine {
             stop: None,
         });
         if ready.is_some() {
-            child.state = ChildState::Starting;
+            self.unwell.set(id, child, ChildState::Starting);
             self.waiting = Some(id);
             if child.fresh && self.gate.is_none() {
                 self.gate = Some(id);
             }
         } else {
-            child.state = ChildState::Running;
+            self.unwell.set(id, child, ChildState::Running);
         }
         child.fresh = false;
         self.report.started(&child.name, child.restarts());
@@ -480,7 +654,7 @@ impl Machine {
             group.to_stop.retain(|&m| m != id);
             self.rest(id, &outcome);
             if let Some(child) = self.children.get_mut(&id) {
-                child.state = ChildState::Restarting;
+                self.unwell.set(id, child, ChildState::Restarting);
             }
             self.advance(now, spawn);
             return;
@@ -493,7 +667,7 @@ impl Machine {
         if outcome.is_do_not_restart() {
             self.forget(id);
         } else if let Some(child) = self.children.get_mut(&id) {
-            child.state = ChildState::Stopped;
+            self.unwell.set(id, child, ChildState::Stopped);
         }
     }
 
@@ -513,13 +687,13 @@ impl Machine {
         let (restart, significant) = (child.policy.restart, child.policy.significant);
         let end = match end {
             OutcomeKind::TerminateTree => {
-                child.state = ChildState::Stopped;
+                self.unwell.set(id, child, ChildState::Stopped);
                 self.report.tree_terminated(&name);
                 self.shutdown(StopReason::TerminateTree, now);
                 return;
             }
             OutcomeKind::Panicked(mut report) if self.shared.config.pass_through_panics => {
-                child.state = ChildState::Stopped;
+                self.unwell.set(id, child, ChildState::Stopped);
                 let payload = std::mem::replace(&mut report.payload, Box::new(()));
                 let failures = self.intensity.failures();
                 self.report.ended(
@@ -544,7 +718,7 @@ impl Machine {
                 Decision::Forget => self.forget(id),
                 _ => {
                     if let Some(child) = self.children.get_mut(&id) {
-                        child.state = ChildState::Stopped;
+                        self.unwell.set(id, child, ChildState::Stopped);
                     }
                 }
             }
@@ -586,12 +760,12 @@ impl Machine {
     fn requeue(&mut self, id: u64) {
         if self.backoff.is_some() {
             if let Some(child) = self.children.get_mut(&id) {
-                child.state = ChildState::BackedOff;
+                self.unwell.set(id, child, ChildState::BackedOff);
             }
             self.backed_off.push(id);
         } else {
             if let Some(child) = self.children.get_mut(&id) {
-                child.state = ChildState::Restarting;
+                self.unwell.set(id, child, ChildState::Restarting);
             }
             self.queue.push_front(id);
         }
@@ -613,7 +787,7 @@ impl Machine {
         }
         group.to_stop.sort_unstable();
         if let Some(child) = self.children.get_mut(&failed) {
-            child.state = ChildState::Restarting;
+            self.unwell.set(failed, child, ChildState::Restarting);
         }
         self.advance_group(now);
     }
@@ -659,7 +833,7 @@ impl Machine {
                     && child.run.is_none()
                     && !child.held
                 {
-                    child.state = ChildState::BackedOff;
+                    self.unwell.set(id, child, ChildState::BackedOff);
                     self.backed_off.push(id);
                 }
             }
@@ -694,7 +868,7 @@ impl Machine {
                 && child.run.is_none()
                 && !child.held
             {
-                child.state = ChildState::Restarting;
+                self.unwell.set(id, child, ChildState::Restarting);
                 self.queue.push_front(id);
             }
         }
@@ -718,6 +892,7 @@ impl Machine {
         }
         if let Some(child) = self.children.remove(&id) {
             self.shared.names().release(&child.name);
+            self.unwell.forget(id, &child);
             if let Some(handle) = &child.supervisor {
                 handle.mark_finished();
             }
@@ -781,7 +956,7 @@ impl Machine {
             .and_then(|after| stopping::deadline(now, after))
             .map(|at| self.deadlines.arm(id, at));
         run.stop = Some(Stop { aborted, then });
-        child.state = ChildState::Stopping;
+        self.unwell.set(id, child, ChildState::Stopping);
         self.stopping += 1;
     }
 
@@ -799,6 +974,16 @@ impl Machine {
             && group.current == Some(id)
         {
             group.current = None;
+        }
+        if matches!(self.phase, Phase::Stopping(_)) {
+            if stop.aborted {
+                self.stops.aborted += 1;
+            } else {
+                self.stops.clean += 1;
+            }
+            if let Some(child) = self.children.get(&id) {
+                self.report.stopped(&child.name, stop.aborted);
+            }
         }
         match stop.then {
             AfterStop::Remove => {
@@ -824,7 +1009,7 @@ impl Machine {
             }
             AfterStop::Start if !self.is_stopping() && !outcome.is_do_not_restart() => {
                 if let Some(child) = self.children.get_mut(&id) {
-                    child.state = ChildState::Stopped;
+                    self.unwell.set(id, child, ChildState::Stopped);
                 }
                 self.start(id, now, spawn);
                 self.waiters.notify(id, &Ok(()));
@@ -834,7 +1019,7 @@ impl Machine {
                 if let Some(child) = self.children.get_mut(&id).filter(|c| !c.held)
                     && self.group.as_ref().is_some_and(|g| g.restart.contains(&id))
                 {
-                    child.state = ChildState::Restarting;
+                    self.unwell.set(id, child, ChildState::Restarting);
                 }
                 self.waiters.notify(id, &Ok(()));
             }
@@ -888,6 +1073,9 @@ impl Machine {
             None => format!("{}/{name}", self.report.path),
         };
         self.stopping -= 1;
+        if matches!(self.phase, Phase::Stopping(_)) {
+            self.stops.unstoppable += 1;
+        }
         self.report.unstoppable(&name);
         self.shared.unstopped().push(UnstoppedService {
             path,
@@ -904,6 +1092,7 @@ impl Machine {
         // Its service is held by the blocked task: the child is reported, not kept.
         if let Some(child) = self.children.remove(&id) {
             self.shared.names().release(&child.name);
+            self.unwell.forget(id, &child);
             if let Some(handle) = &child.supervisor {
                 handle.mark_finished();
             }
@@ -938,7 +1127,7 @@ impl Machine {
         let mut live = Vec::new();
         for (&id, child) in self.children.iter_mut() {
             if child.run.is_none() {
-                child.state = ChildState::Stopped;
+                self.unwell.set(id, child, ChildState::Stopped);
             } else if child.is_live() {
                 live.push(id);
             }
@@ -1036,7 +1225,7 @@ impl Machine {
             Control::Stop => {
                 child.held = true;
                 if child.run.is_none() {
-                    child.state = ChildState::Stopped;
+                    self.unwell.set(id, child, ChildState::Stopped);
                     if self.gate == Some(id) {
                         self.gate = None;
                     }
@@ -1113,6 +1302,14 @@ impl Machine {
                 name: c.name.to_string(),
                 path: format!("{}/{}", self.report.path, c.name),
                 state: c.state,
+                health: match &c.supervisor {
+                    Some(handle)
+                        if matches!(c.state, ChildState::Running | ChildState::Stopped) =>
+                    {
+                        handle.health()
+                    }
+                    _ => Health::of_state(c.state),
+                },
                 restart: c.policy.restart,
                 restarts: c.restarts(),
                 last_error: c.last_error.as_ref().map(LastError::text),
@@ -1123,6 +1320,16 @@ impl Machine {
                 supervisor: c.supervisor.clone(),
             })
             .collect()
+    }
+
+    /// After the serve: how the subtree's children stopped at its shutdown (children that
+    /// are supervisors kept their own tally).
+    pub(crate) fn stop_tally(&self) -> StopTally {
+        let mut tally = self.stops;
+        for handle in self.children.values().filter_map(|c| c.supervisor.as_ref()) {
+            tally += *handle.shared.stops();
+        }
+        tally
     }
 
     /// After the serve: children that are supervisors report their own unstopped services.
@@ -1157,17 +1364,9 @@ mod tests {
     }
 
     impl Spawn for Fake {
-        fn spawn(
-            &mut self,
-            id: u64,
-            _runs: u64,
-            service: Box<dyn DynService>,
-            _token: CancellationToken,
-            _path: Arc<str>,
-            _ready_gated: bool,
-        ) -> Option<AbortHandle> {
-            self.started.push(id);
-            self.services.insert(id, service);
+        fn spawn(&mut self, launch: Launch, service: Box<dyn DynService>) -> Option<AbortHandle> {
+            self.started.push(launch.id);
+            self.services.insert(launch.id, service);
             None
         }
     }

@@ -12,6 +12,7 @@ mod driver;
 mod handle;
 mod intensity;
 mod machine;
+mod meters;
 mod names;
 mod policy;
 mod report;
@@ -24,18 +25,19 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub(crate) use builder::Config;
 pub use builder::SupervisorBuilder;
 pub use handle::SupervisorHandle;
-pub(crate) use handle::{Command, Lifecycle, Shared};
+pub(crate) use handle::{Command, Lifecycle, Shared, StopTally};
 pub(crate) use names::is_valid as is_valid_name;
 
 use crate::context::Context;
 use crate::error::{ServiceResult, SupervisorError};
 use crate::event::EventSink;
+use crate::health::Health;
 use crate::service::{Exit, Service};
 use crate::spec::{ChildSpec, Shutdown};
 use crate::tree::ChildToken;
@@ -77,6 +79,8 @@ pub struct Supervisor {
     exits: (mpsc::UnboundedSender<Exit>, mpsc::UnboundedReceiver<Exit>),
     /// Ready-gated runs say they are ready here: (child, run number).
     ready: (ReadySender, mpsc::UnboundedReceiver<(u64, u64)>),
+    /// Child supervisors say here (with their id) that their health changed.
+    health: (mpsc::UnboundedSender<u64>, mpsc::UnboundedReceiver<u64>),
 }
 
 /// Where a ready-gated run says it is ready: (child, run number).
@@ -249,14 +253,17 @@ impl Supervisor {
             commands: tx,
             unstopped: Mutex::new(Vec::new()),
             names: Mutex::default(),
+            health: watch::Sender::new(Health::Stopped),
+            stops: Mutex::new(StopTally::default()),
         });
-        let report = Reporter::new(shared.name.clone(), EventSink::new(None, None));
+        let report = Reporter::idle(shared.name.clone(), EventSink::new(None, None));
         Supervisor {
             machine: Machine::new(shared.clone(), report),
             shared,
             commands: rx,
             exits: mpsc::unbounded_channel(),
             ready: mpsc::unbounded_channel(),
+            health: mpsc::unbounded_channel(),
         }
     }
 }

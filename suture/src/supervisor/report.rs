@@ -5,19 +5,31 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::meters::{Meters, Reason};
 use super::policy::OutcomeKind;
-use crate::event::{Event, EventKind, EventSink, Restarting};
+use crate::event::{Event, EventKind, EventSink, Human, Restarting, rounded};
 use crate::panic::PanicReport;
 
 /// The reporting side of one serve of a supervisor.
 pub(crate) struct Reporter {
     pub(crate) path: Arc<str>,
     sink: Arc<EventSink>,
+    pub(crate) meters: Meters,
 }
 
 impl Reporter {
     pub(crate) fn new(path: Arc<str>, sink: Arc<EventSink>) -> Self {
-        Reporter { path, sink }
+        let meters = Meters::new(&path);
+        Reporter { path, sink, meters }
+    }
+
+    /// For a supervisor not being served: it registers no metrics.
+    pub(crate) fn idle(path: Arc<str>, sink: Arc<EventSink>) -> Self {
+        Reporter {
+            path,
+            sink,
+            meters: Meters::none(),
+        }
     }
 
     pub(crate) fn sink(&self) -> &Arc<EventSink> {
@@ -36,6 +48,7 @@ impl Reporter {
     }
 
     pub(crate) fn started(&self, service: &Arc<str>, restarts: u64) {
+        self.meters.started();
         tracing::debug!(target: "suture", supervisor = %self.path, service = %service, restarts, "service started");
         self.emit(|| EventKind::Started {
             service: service.clone(),
@@ -52,6 +65,17 @@ impl Reporter {
         failures: f64,
     ) {
         let sup = &*self.path;
+        let reason = match end {
+            OutcomeKind::Panicked(_) => {
+                self.meters.panicked();
+                Reason::Panicked
+            }
+            OutcomeKind::Failed(_) => Reason::Failed,
+            _ => Reason::Returned,
+        };
+        if restarting != Restarting::No {
+            self.meters.restarted(reason);
+        }
         match end {
             OutcomeKind::Panicked(report) => {
                 tracing::error!(
@@ -60,8 +84,8 @@ impl Reporter {
                     service = %name,
                     panic = %report.message,
                     location = report.location.as_deref().unwrap_or("unknown"),
-                    ?restarting,
-                    failures,
+                    restarting = %restarting,
+                    failures = rounded(failures),
                     "service panicked"
                 );
                 self.emit(|| EventKind::Panicked {
@@ -74,7 +98,7 @@ impl Reporter {
                 });
             }
             OutcomeKind::Failed(error) => {
-                tracing::error!(target: "suture", supervisor = %sup, service = %name, error = %format_args!("{error:#}"), ?restarting, failures, "service failed");
+                tracing::error!(target: "suture", supervisor = %sup, service = %name, error = %format_args!("{error:#}"), restarting = %restarting, failures = rounded(failures), "service failed");
                 self.emit(|| EventKind::Terminated {
                     service: name.clone(),
                     error: Some(format!("{error:#}")),
@@ -83,7 +107,7 @@ impl Reporter {
                 });
             }
             OutcomeKind::Normal | OutcomeKind::DoNotRestart | OutcomeKind::TerminateTree => {
-                tracing::info!(target: "suture", supervisor = %sup, service = %name, ?restarting, "service returned");
+                tracing::info!(target: "suture", supervisor = %sup, service = %name, restarting = %restarting, "service returned");
                 self.emit(|| EventKind::Terminated {
                     service: name.clone(),
                     error: None,
@@ -102,7 +126,8 @@ impl Reporter {
     }
 
     pub(crate) fn backoff_started(&self, pause: Duration, failures: f64) {
-        tracing::warn!(target: "suture", supervisor = %self.path, failures, ?pause, "restart intensity exceeded, backing off");
+        self.meters.backed_off();
+        tracing::warn!(target: "suture", supervisor = %self.path, failures = rounded(failures), pause = %Human(pause), "restart intensity exceeded, backing off");
         self.emit(|| EventKind::BackoffStarted { pause, failures });
     }
 
@@ -112,7 +137,8 @@ impl Reporter {
     }
 
     pub(crate) fn escalated(&self, failures: f64, threshold: f64) {
-        tracing::error!(target: "suture", supervisor = %self.path, failures, threshold, "restart intensity exceeded, escalating");
+        self.meters.escalated();
+        tracing::error!(target: "suture", supervisor = %self.path, failures = rounded(failures), threshold, "restart intensity exceeded, escalating");
         self.emit(|| EventKind::Escalated {
             failures,
             threshold,
@@ -124,10 +150,16 @@ impl Reporter {
     }
 
     pub(crate) fn stop_timeout(&self, service: &Arc<str>) {
+        self.meters.stop_timed_out();
         tracing::warn!(target: "suture", supervisor = %self.path, service = %service, "service did not stop within its budget, aborted");
         self.emit(|| EventKind::StopTimeout {
             service: service.clone(),
         });
+    }
+
+    /// A child told to stop at shutdown has stopped (`aborted`: once its budget was spent).
+    pub(crate) fn stopped(&self, service: &Arc<str>, aborted: bool) {
+        tracing::debug!(target: "suture", supervisor = %self.path, service = %service, aborted, "service stopped");
     }
 
     pub(crate) fn unstoppable(&self, service: &Arc<str>) {
