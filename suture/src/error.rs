@@ -134,6 +134,10 @@ impl ServiceError {
 
     /// A failure caused by `error`.
     ///
+    /// Also the way in for an `anyhow::Error` (which converts into a [`BoxError`] but, not
+    /// being a `std::error::Error`, cannot have a `From` impl beside the one for every error
+    /// type): `result.map_err(ServiceError::new)?`.
+    ///
     /// # Examples
     ///
     /// ```

@@ -83,8 +83,9 @@
 //!
 //! **Metrics** (feature `metrics`, through the [`metrics`](https://docs.rs/metrics) facade:
 //! install any recorder, e.g. `metrics-exporter-prometheus`). Every series has the label
-//! `supervisor`, the supervisor's path; handles are registered once per serve, so counting
-//! costs one atomic add (nothing without a recorder).
+//! `supervisor`, the supervisor's path. A series is registered with the recorder when first
+//! used (a counter at its first count, a gauge once non-zero), then kept for the serve, so
+//! counting costs one atomic add.
 //!
 //! | Name | Kind | Other labels | Meaning |
 //! |------|------|--------------|---------|

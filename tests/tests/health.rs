@@ -159,3 +159,25 @@ async fn a_finished_transient_child_is_fine_and_an_escalation_is_a_failure() {
         Health::Failed
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_tree_is_starting_until_its_ready_gated_children_are_ready() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let db = Scripted::new("db", [Step::ReadyAfter(5 * SECOND)]);
+    sup.add_with(db, suture::ChildSpec::new().ready_within(10 * SECOND))
+        .unwrap();
+    let handle = sup.handle();
+    let mut health = handle.watch_health();
+    let start = tokio::spawn(Running::start(sup));
+    assert_eq!(
+        wait_for(&mut health, |h| *h == Health::Starting).await,
+        Health::Starting
+    );
+    let tree = start.await.unwrap();
+    assert_eq!(
+        handle.health(),
+        Health::Healthy,
+        "published before start-up is reported complete"
+    );
+    tree.shutdown().await.unwrap();
+}

@@ -138,6 +138,13 @@ impl Driver<'_> {
         let mut timer = pin!(sleep_until(now));
         let mut armed = None;
         loop {
+            // Published first: whoever learns that start-up is complete reads its health.
+            machine.publish_gauges();
+            if machine.publish_health()
+                && let Some(parent) = &self.ctx.health
+            {
+                parent.notify();
+            }
             if machine.take_started() {
                 // A supervisor is ready once its initial children have started (those with
                 // a ready timeout being ready): a parent that gave it a ready timeout starts
@@ -147,14 +154,8 @@ impl Driver<'_> {
                     let _ = started.send(());
                 }
             }
-            machine.publish_gauges();
             if let Some(ending) = machine.take_ending() {
                 return ending;
-            }
-            if machine.publish_health()
-                && let Some(parent) = &self.ctx.health
-            {
-                parent.notify();
             }
             let wakeup = machine.next_wakeup();
             if wakeup != armed {

@@ -47,56 +47,61 @@ pub(crate) use disabled::Meters;
 
 #[cfg(feature = "metrics")]
 mod enabled {
+    use std::sync::{Arc, OnceLock};
+
     use metrics::{Counter, Gauge, Label, counter, gauge};
 
     use super::{Reason, STATES};
 
+    /// Each handle is registered with the recorder the first time it is used: registering
+    /// hashes the labels, and a large tree has many supervisors with long paths.
     struct Handles {
-        starts: Counter,
+        path: Arc<str>,
+        starts: OnceLock<Counter>,
         /// By [`Reason`]: failed, panicked, returned.
-        restarts: [Counter; 3],
-        panics: Counter,
-        backoffs: Counter,
-        escalations: Counter,
-        stop_timeouts: Counter,
+        restarts: [OnceLock<Counter>; 3],
+        panics: OnceLock<Counter>,
+        backoffs: OnceLock<Counter>,
+        escalations: OnceLock<Counter>,
+        stop_timeouts: OnceLock<Counter>,
         /// By state, in the order of [`STATES`].
-        children: [Gauge; 6],
-        /// The counts last set.
+        children: [OnceLock<Gauge>; 6],
+        /// The counts last set (a gauge never set reads 0: it is registered once non-zero).
         shown: [u64; 6],
+    }
+
+    impl Handles {
+        fn labels(&self, more: Option<(&'static str, &'static str)>) -> Vec<Label> {
+            // The path is shared, not copied.
+            let mut labels = vec![Label::new("supervisor", self.path.clone())];
+            if let Some((key, value)) = more {
+                labels.push(Label::new(key, value));
+            }
+            labels
+        }
+
+        fn count(&self, handle: &OnceLock<Counter>, name: &'static str) {
+            handle
+                .get_or_init(|| counter!(name, self.labels(None)))
+                .increment(1);
+        }
     }
 
     /// The metrics of one serve of a supervisor.
     pub(crate) struct Meters(Option<Box<Handles>>);
 
     impl Meters {
-        pub(crate) fn new(path: &str) -> Meters {
-            let label = || vec![Label::new("supervisor", path.to_owned())];
-            let with = |key: &'static str, value: String| {
-                let mut labels = label();
-                labels.push(Label::new(key, value));
-                labels
-            };
-            let restarts = |reason: &'static str| {
-                counter!("suture_restarts_total", with("reason", reason.to_owned()))
-            };
-            // Label values in snake case, as Prometheus has them.
-            let children = STATES.map(|state| {
-                let state = state.to_string().replace(' ', "_");
-                gauge!("suture_children", with("state", state))
-            });
+        pub(crate) fn new(path: &Arc<str>) -> Meters {
             Meters(Some(Box::new(Handles {
-                starts: counter!("suture_starts_total", label()),
-                restarts: [
-                    restarts("failed"),
-                    restarts("panicked"),
-                    restarts("returned"),
-                ],
-                panics: counter!("suture_panics_total", label()),
-                backoffs: counter!("suture_backoffs_total", label()),
-                escalations: counter!("suture_escalations_total", label()),
-                stop_timeouts: counter!("suture_stop_timeouts_total", label()),
-                children,
-                shown: [u64::MAX; 6],
+                path: path.clone(),
+                starts: OnceLock::new(),
+                restarts: Default::default(),
+                panics: OnceLock::new(),
+                backoffs: OnceLock::new(),
+                escalations: OnceLock::new(),
+                stop_timeouts: OnceLock::new(),
+                children: Default::default(),
+                shown: [0; 6],
             })))
         }
 
@@ -107,51 +112,75 @@ mod enabled {
 
         pub(crate) fn started(&self) {
             if let Some(m) = &self.0 {
-                m.starts.increment(1);
+                m.count(&m.starts, "suture_starts_total");
             }
         }
 
         pub(crate) fn restarted(&self, reason: Reason) {
             if let Some(m) = &self.0 {
-                m.restarts[reason as usize].increment(1);
+                let label = match reason {
+                    Reason::Failed => "failed",
+                    Reason::Panicked => "panicked",
+                    Reason::Returned => "returned",
+                };
+                m.restarts[reason as usize]
+                    .get_or_init(|| {
+                        counter!("suture_restarts_total", m.labels(Some(("reason", label))))
+                    })
+                    .increment(1);
             }
         }
 
         pub(crate) fn panicked(&self) {
             if let Some(m) = &self.0 {
-                m.panics.increment(1);
+                m.count(&m.panics, "suture_panics_total");
             }
         }
 
         pub(crate) fn backed_off(&self) {
             if let Some(m) = &self.0 {
-                m.backoffs.increment(1);
+                m.count(&m.backoffs, "suture_backoffs_total");
             }
         }
 
         pub(crate) fn escalated(&self) {
             if let Some(m) = &self.0 {
-                m.escalations.increment(1);
+                m.count(&m.escalations, "suture_escalations_total");
             }
         }
 
         pub(crate) fn stop_timed_out(&self) {
             if let Some(m) = &self.0 {
-                m.stop_timeouts.increment(1);
+                m.count(&m.stop_timeouts, "suture_stop_timeouts_total");
             }
         }
 
         /// Sets the children-by-state gauges that changed.
         pub(crate) fn children(&mut self, counts: &[u64; 6]) {
-            if let Some(m) = &mut self.0 {
-                for (i, &count) in counts.iter().enumerate() {
-                    if m.shown[i] != count {
-                        m.shown[i] = count;
-                        // Exact up to 2^53 children.
-                        #[allow(clippy::cast_precision_loss)]
-                        m.children[i].set(count as f64);
-                    }
+            let Some(m) = &mut self.0 else {
+                return;
+            };
+            for (i, &count) in counts.iter().enumerate() {
+                if m.shown[i] == count {
+                    continue;
                 }
+                m.shown[i] = count;
+                let gauge = m.children[i].get_or_init(|| {
+                    let state = match STATES[i] {
+                        crate::tree::ChildState::Starting => "starting",
+                        crate::tree::ChildState::Running => "running",
+                        crate::tree::ChildState::Stopping => "stopping",
+                        crate::tree::ChildState::Restarting => "restarting",
+                        crate::tree::ChildState::BackedOff => "backed_off",
+                        crate::tree::ChildState::Stopped => "stopped",
+                    };
+                    let mut labels = vec![Label::new("supervisor", m.path.clone())];
+                    labels.push(Label::new("state", state));
+                    gauge!("suture_children", labels)
+                });
+                // Exact up to 2^53 children.
+                #[allow(clippy::cast_precision_loss)]
+                gauge.set(count as f64);
             }
         }
     }
@@ -165,7 +194,7 @@ mod disabled {
     pub(crate) struct Meters;
 
     impl Meters {
-        pub(crate) fn new(_path: &str) -> Meters {
+        pub(crate) fn new(_path: &std::sync::Arc<str>) -> Meters {
             Meters
         }
         pub(crate) fn none() -> Meters {
