@@ -1,5 +1,5 @@
 //! How a tree is doing: [`Health`], kept up to date by every supervisor (also re-exported at
-//! the crate's root), and, with the `health` feature, [`HealthEndpoint`], which serves it over
+//! the crate's root), and, with the `health` feature, `HealthEndpoint`, which serves it over
 //! HTTP.
 //!
 //! # The endpoint

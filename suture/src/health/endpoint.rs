@@ -32,7 +32,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: usize = 256;
 
 /// A service serving `/livez`, `/readyz` and `/tree` over HTTP/1.1 for a supervisor (usually
-/// the root), to add to the tree it reports on. See the [module](self) for what each path
+/// the root), to add to the tree it reports on. See the [module](crate::health) for what each path
 /// answers.
 ///
 /// It binds [`DEFAULT_ADDR`](Self::DEFAULT_ADDR) (loopback, port 8081) unless told otherwise
