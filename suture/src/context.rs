@@ -35,7 +35,7 @@ pub struct Context {
     pub(crate) ready: Option<Arc<ReadySignal>>,
     pub(crate) events: Option<Arc<EventSink>>,
     /// For a child that is a supervisor: where to say its health changed.
-    pub(crate) health: Option<HealthLink>,
+    pub(crate) health: Option<Box<HealthLink>>,
 }
 
 /// A child supervisor's way to tell its parent that its health changed.
@@ -204,7 +204,7 @@ impl Context {
         path: Arc<str>,
         ready: Option<Arc<ReadySignal>>,
         events: Option<Arc<EventSink>>,
-        health: Option<HealthLink>,
+        health: Option<Box<HealthLink>>,
     ) -> Self {
         Context {
             token,

@@ -94,9 +94,12 @@ impl Spawn for Spawner<'_> {
             incarnation = runs,
         );
         let ready = ready_gated.then(|| ReadySignal::for_child(self.ready.clone(), id, runs));
-        let health = nested.then(|| HealthLink {
-            parent: self.health.clone(),
-            child: id,
+        // Boxed: only a child supervisor has one, and every context is held in its task.
+        let health = nested.then(|| {
+            Box::new(HealthLink {
+                parent: self.health.clone(),
+                child: id,
+            })
         });
         let ctx = self
             .parent

@@ -59,8 +59,10 @@ pub(crate) struct Launch {
 /// states change, so that summing up the health costs nothing while all is well.
 #[derive(Default)]
 pub(crate) struct Unwell {
-    /// By their own state (`Child::is_unwell`).
-    own: BTreeSet<u64>,
+    /// How many are unwell by their own state (`Child::is_unwell`, marked `counted`): a
+    /// count, not a set, so that a pool starting or stopping as a whole costs no set
+    /// churn; the paths are gathered only when a health that lists them is published.
+    own: usize,
     /// Child supervisors running but not healthy themselves.
     nested: BTreeSet<u64>,
     /// Changes whenever either set (or a nested supervisor's health) changes.
@@ -71,7 +73,7 @@ pub(crate) struct Unwell {
 
 impl Unwell {
     /// Sets a child's state, and counts it if that makes it unwell.
-    pub(crate) fn set(&mut self, id: u64, child: &mut Child, state: ChildState) {
+    pub(crate) fn set(&mut self, child: &mut Child, state: ChildState) {
         let old = &mut self.counts[state_index(child.state)];
         *old = old.saturating_sub(1);
         self.counts[state_index(state)] += 1;
@@ -80,9 +82,9 @@ impl Unwell {
         if unwell != child.counted {
             child.counted = unwell;
             if unwell {
-                self.own.insert(id);
+                self.own += 1;
             } else {
-                self.own.remove(&id);
+                self.own -= 1;
             }
             self.epoch += 1;
         }
@@ -98,7 +100,7 @@ impl Unwell {
         let count = &mut self.counts[state_index(child.state)];
         *count = count.saturating_sub(1);
         if child.counted {
-            self.own.remove(&id);
+            self.own -= 1;
             self.epoch += 1;
         }
         if self.nested.remove(&id) {
@@ -107,7 +109,7 @@ impl Unwell {
     }
 
     fn is_empty(&self) -> bool {
-        self.own.is_empty() && self.nested.is_empty()
+        self.own == 0 && self.nested.is_empty()
     }
 }
 
@@ -251,7 +253,7 @@ impl Machine {
             child.fresh = true;
             child.held = false;
             if child.run.is_none() {
-                self.unwell.set(id, child, ChildState::Stopped);
+                self.unwell.set(child, ChildState::Stopped);
             }
             // A child still stopping from an aborted serve is queued too: the queue waits
             // for it, so it starts again rather than being lost.
@@ -338,15 +340,13 @@ impl Machine {
     /// The paths not running or ready, in start order: a child supervisor in trouble
     /// stands for the paths in trouble under it.
     fn unhealthy_paths(&self) -> Vec<Arc<str>> {
-        let Unwell { own, nested, .. } = &self.unwell;
-        let mut ids: Vec<u64> = own.union(nested).copied().collect();
-        ids.dedup();
-        let mut paths = Vec::with_capacity(ids.len());
-        for id in ids {
-            let Some(child) = self.children.get(&id) else {
+        let nested = &self.unwell.nested;
+        let mut paths = Vec::new();
+        for (id, child) in &self.children {
+            if !child.counted && !nested.contains(id) {
                 continue;
-            };
-            if !own.contains(&id)
+            }
+            if !child.counted
                 && let Some(handle) = &child.supervisor
             {
                 let below = handle.shared.health.borrow();
@@ -421,7 +421,7 @@ impl Machine {
                 aborted: true,
                 then: AfterStop::Rest,
             });
-            self.unwell.set(id, child, ChildState::Stopping);
+            self.unwell.set(child, ChildState::Stopping);
             self.stopping += 1;
         }
         self.phase = Phase::Idle;
@@ -473,7 +473,7 @@ impl Machine {
         if child.runs != runs || child.state != ChildState::Starting || !child.is_live() {
             return; // a previous run's late signal
         }
-        self.unwell.set(id, child, ChildState::Running);
+        self.unwell.set(child, ChildState::Running);
         if let Some(key) = child.run.as_mut().and_then(|run| run.deadline.take()) {
             self.deadlines.disarm(key);
         }
@@ -561,7 +561,7 @@ impl Machine {
             if self.backoff.is_some() && !child.fresh {
                 // A restart queued before the backoff began waits for its end.
                 if let Some(child) = self.children.get_mut(&id) {
-                    self.unwell.set(id, child, ChildState::BackedOff);
+                    self.unwell.set(child, ChildState::BackedOff);
                 }
                 self.backed_off.push(id);
                 continue;
@@ -622,13 +622,13 @@ impl Machine {
             stop: None,
         });
         if ready.is_some() {
-            self.unwell.set(id, child, ChildState::Starting);
+            self.unwell.set(child, ChildState::Starting);
             self.waiting = Some(id);
             if child.fresh && self.gate.is_none() {
                 self.gate = Some(id);
             }
         } else {
-            self.unwell.set(id, child, ChildState::Running);
+            self.unwell.set(child, ChildState::Running);
         }
         child.fresh = false;
         self.report.started(&child.name, child.restarts());
@@ -654,7 +654,7 @@ impl Machine {
             group.to_stop.retain(|&m| m != id);
             self.rest(id, &outcome);
             if let Some(child) = self.children.get_mut(&id) {
-                self.unwell.set(id, child, ChildState::Restarting);
+                self.unwell.set(child, ChildState::Restarting);
             }
             self.advance(now, spawn);
             return;
@@ -667,7 +667,7 @@ impl Machine {
         if outcome.is_do_not_restart() {
             self.forget(id);
         } else if let Some(child) = self.children.get_mut(&id) {
-            self.unwell.set(id, child, ChildState::Stopped);
+            self.unwell.set(child, ChildState::Stopped);
         }
     }
 
@@ -687,13 +687,13 @@ impl Machine {
         let (restart, significant) = (child.policy.restart, child.policy.significant);
         let end = match end {
             OutcomeKind::TerminateTree => {
-                self.unwell.set(id, child, ChildState::Stopped);
+                self.unwell.set(child, ChildState::Stopped);
                 self.report.tree_terminated(&name);
                 self.shutdown(StopReason::TerminateTree, now);
                 return;
             }
             OutcomeKind::Panicked(mut report) if self.shared.config.pass_through_panics => {
-                self.unwell.set(id, child, ChildState::Stopped);
+                self.unwell.set(child, ChildState::Stopped);
                 let payload = std::mem::replace(&mut report.payload, Box::new(()));
                 let failures = self.intensity.failures();
                 self.report.ended(
@@ -718,7 +718,7 @@ impl Machine {
                 Decision::Forget => self.forget(id),
                 _ => {
                     if let Some(child) = self.children.get_mut(&id) {
-                        self.unwell.set(id, child, ChildState::Stopped);
+                        self.unwell.set(child, ChildState::Stopped);
                     }
                 }
             }
@@ -760,12 +760,12 @@ impl Machine {
     fn requeue(&mut self, id: u64) {
         if self.backoff.is_some() {
             if let Some(child) = self.children.get_mut(&id) {
-                self.unwell.set(id, child, ChildState::BackedOff);
+                self.unwell.set(child, ChildState::BackedOff);
             }
             self.backed_off.push(id);
         } else {
             if let Some(child) = self.children.get_mut(&id) {
-                self.unwell.set(id, child, ChildState::Restarting);
+                self.unwell.set(child, ChildState::Restarting);
             }
             self.queue.push_front(id);
         }
@@ -787,7 +787,7 @@ impl Machine {
         }
         group.to_stop.sort_unstable();
         if let Some(child) = self.children.get_mut(&failed) {
-            self.unwell.set(failed, child, ChildState::Restarting);
+            self.unwell.set(child, ChildState::Restarting);
         }
         self.advance_group(now);
     }
@@ -833,7 +833,7 @@ impl Machine {
                     && child.run.is_none()
                     && !child.held
                 {
-                    self.unwell.set(id, child, ChildState::BackedOff);
+                    self.unwell.set(child, ChildState::BackedOff);
                     self.backed_off.push(id);
                 }
             }
@@ -868,7 +868,7 @@ impl Machine {
                 && child.run.is_none()
                 && !child.held
             {
-                self.unwell.set(id, child, ChildState::Restarting);
+                self.unwell.set(child, ChildState::Restarting);
                 self.queue.push_front(id);
             }
         }
@@ -956,7 +956,7 @@ impl Machine {
             .and_then(|after| stopping::deadline(now, after))
             .map(|at| self.deadlines.arm(id, at));
         run.stop = Some(Stop { aborted, then });
-        self.unwell.set(id, child, ChildState::Stopping);
+        self.unwell.set(child, ChildState::Stopping);
         self.stopping += 1;
     }
 
@@ -1009,7 +1009,7 @@ impl Machine {
             }
             AfterStop::Start if !self.is_stopping() && !outcome.is_do_not_restart() => {
                 if let Some(child) = self.children.get_mut(&id) {
-                    self.unwell.set(id, child, ChildState::Stopped);
+                    self.unwell.set(child, ChildState::Stopped);
                 }
                 self.start(id, now, spawn);
                 self.waiters.notify(id, &Ok(()));
@@ -1019,7 +1019,7 @@ impl Machine {
                 if let Some(child) = self.children.get_mut(&id).filter(|c| !c.held)
                     && self.group.as_ref().is_some_and(|g| g.restart.contains(&id))
                 {
-                    self.unwell.set(id, child, ChildState::Restarting);
+                    self.unwell.set(child, ChildState::Restarting);
                 }
                 self.waiters.notify(id, &Ok(()));
             }
@@ -1127,7 +1127,7 @@ impl Machine {
         let mut live = Vec::new();
         for (&id, child) in self.children.iter_mut() {
             if child.run.is_none() {
-                self.unwell.set(id, child, ChildState::Stopped);
+                self.unwell.set(child, ChildState::Stopped);
             } else if child.is_live() {
                 live.push(id);
             }
@@ -1225,7 +1225,7 @@ impl Machine {
             Control::Stop => {
                 child.held = true;
                 if child.run.is_none() {
-                    self.unwell.set(id, child, ChildState::Stopped);
+                    self.unwell.set(child, ChildState::Stopped);
                     if self.gate == Some(id) {
                         self.gate = None;
                     }
