@@ -318,7 +318,10 @@ impl Machine {
             Phase::Running => HealthKind::Degraded,
             Phase::Stopping(_) | Phase::Done(_) => HealthKind::Stopping,
         };
-        let stamp = (kind, self.unwell.epoch);
+        // Only a health that lists paths changes with them: starting, healthy or stopping
+        // is published once, not once per child of a pool starting or stopping.
+        let lists_paths = matches!(kind, HealthKind::Degraded | HealthKind::BackingOff);
+        let stamp = (kind, if lists_paths { self.unwell.epoch } else { 0 });
         if self.published == Some(stamp) {
             return false;
         }
