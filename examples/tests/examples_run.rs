@@ -270,3 +270,31 @@ fn production_answers_its_probes_and_tells_systemd() {
     );
     assert_eq!(messages.last().map(String::as_str), Some("STOPPING=1"));
 }
+
+/// The tree's health mounted in an axum router: `--demo` asks its own routes, then stops.
+#[test]
+fn axum_health_answers_its_routes_and_probes_then_stops_cleanly() {
+    let output = Command::new(example("axum_health"))
+        .arg("--demo")
+        .env_remove("NOTIFY_SOCKET")
+        .output()
+        .expect("the axum_health example was built by cargo test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit {:?}:\n{stdout}\n{stderr}",
+        output.status
+    );
+    for expected in [
+        "GET / -> HTTP/1.1 200 OK\nhello",
+        "GET /livez -> HTTP/1.1 200 OK\nok",
+        "GET /readyz -> HTTP/1.1 200 OK\nok",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "no `{expected}` in:\n{stdout}\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("tree stopped"), "{stderr}");
+}
