@@ -6,130 +6,29 @@
 //! bounded, and a probe that overruns is killed and fails the test.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::process::Command;
+use std::time::Duration;
+
+use suture_tests::process::Probe;
 
 /// The bound on a whole test: it only turns a hang into a failure, it is never waited out.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// A running probe, its output merged line by line; killed if the test ends early.
-struct Probe {
-    child: Child,
-    lines: Receiver<String>,
-    transcript: Vec<String>,
-    deadline: Instant,
-}
-
-impl Probe {
-    fn start(mode: &str) -> Probe {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_run_probe"))
-            .arg(mode)
-            .env("RUST_LOG", "info")
-            .env_remove("NO_COLOR")
-            .env_remove("NOTIFY_SOCKET")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the probe was built with the tests");
-        let (tx, lines) = mpsc::channel();
-        forward(child.stdout.take().expect("piped"), "out", tx.clone());
-        forward(child.stderr.take().expect("piped"), "err", tx);
-        Probe {
-            child,
-            lines,
-            transcript: Vec::new(),
-            deadline: Instant::now() + DEADLINE,
-        }
-    }
-
-    /// Returns once a line contains `needle` (stdout lines are `out: ...`, logs `err: ...`),
-    /// reading more if none read so far does.
-    fn expect(&mut self, needle: &str) {
-        if self.transcript.iter().any(|line| line.contains(needle)) {
-            return;
-        }
-        loop {
-            let remaining = self.deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(remaining) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.transcript.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => self.fail(&format!("no line with `{needle}`")),
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.fail(&format!("exited before a line with `{needle}`"))
-                }
-            }
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{name} failed");
-    }
-
-    fn stdin(&mut self) -> ChildStdin {
-        self.child.stdin.take().expect("piped")
-    }
-
-    /// Reads the rest of the output, then the exit status.
-    fn finish(&mut self) -> ExitStatus {
-        loop {
-            let remaining = self.deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(remaining) {
-                Ok(line) => self.transcript.push(line),
-                // Both pipes closed: the process has exited.
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => self.fail("the probe did not exit"),
-            }
-        }
-        self.child.wait().expect("wait")
-    }
-
-    fn output(&self) -> String {
-        self.transcript.join("\n")
-    }
-
-    fn fail(&mut self, what: &str) -> ! {
-        let _ = self.child.kill();
-        panic!(
-            "{what} within {DEADLINE:?}; output so far:\n{}",
-            self.output()
-        );
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn forward(pipe: impl Read + Send + 'static, tag: &'static str, tx: mpsc::Sender<String>) {
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(format!("{tag}: {line}")).is_err() {
-                break;
-            }
-        }
-    });
+/// Runs the probe in `mode`, logging at info.
+fn start(mode: &str) -> Probe {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_run_probe"));
+    command
+        .arg(mode)
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .env_remove("NOTIFY_SOCKET");
+    Probe::spawn(command, DEADLINE)
 }
 
 fn position(probe: &Probe, needle: &str) -> usize {
     probe
-        .transcript
+        .transcript()
         .iter()
         .position(|line| line.contains(needle))
         .unwrap_or_else(|| panic!("no `{needle}` in:\n{}", probe.output()))
@@ -137,7 +36,7 @@ fn position(probe: &Probe, needle: &str) -> usize {
 
 #[test]
 fn on_ready_follows_the_start_up_and_sigterm_stops_cleanly_with_0() {
-    let mut probe = Probe::start("clean");
+    let mut probe = start("clean");
     probe.expect("out: on_ready app");
     // The ready-gated child was ready before the root said it was.
     assert!(position(&probe, "out: db ready") < position(&probe, "out: on_ready app"));
@@ -154,7 +53,7 @@ fn on_ready_follows_the_start_up_and_sigterm_stops_cleanly_with_0() {
 #[test]
 fn a_failed_root_exits_1() {
     for mode in ["escalate", "terminate"] {
-        let mut probe = Probe::start(mode);
+        let mut probe = start(mode);
         let status = probe.finish();
         assert_eq!(status.code(), Some(1), "{mode}:\n{}", probe.output());
         assert!(
@@ -167,7 +66,7 @@ fn a_failed_root_exits_1() {
 
 #[test]
 fn a_shutdown_on_future_stops_cleanly_without_a_signal() {
-    let mut probe = Probe::start("custom");
+    let mut probe = start("custom");
     probe.expect("out: on_ready app");
     writeln!(probe.stdin(), "stop").expect("the probe reads stdin");
     let status = probe.finish();
@@ -181,7 +80,7 @@ fn a_shutdown_on_future_stops_cleanly_without_a_signal() {
 
 /// The first signal starts a slow shutdown; the second forces the exit with 128 + its number.
 fn second_signal_forces(signal: &str, code: i32) {
-    let mut probe = Probe::start("slow");
+    let mut probe = start("slow");
     probe.expect("out: on_ready app");
     probe.signal(signal);
     probe.expect("out: stopping");
@@ -207,7 +106,7 @@ fn a_second_sigterm_forces_the_exit_with_143() {
 
 #[test]
 fn a_service_blocking_its_thread_is_reported_and_the_process_exits_1() {
-    let mut probe = Probe::start("blocking");
+    let mut probe = start("blocking");
     // In either order: the blocker may take its thread before or after the callback runs.
     probe.expect("out: blocking");
     probe.expect("out: on_ready app");
@@ -222,7 +121,7 @@ fn a_service_blocking_its_thread_is_reported_and_the_process_exits_1() {
 
 #[test]
 fn a_second_signal_exits_even_when_the_only_runtime_thread_is_blocked() {
-    let mut probe = Probe::start("blocking-current-thread");
+    let mut probe = start("blocking-current-thread");
     probe.expect("out: blocking");
     probe.signal("TERM");
     // Logged from the signal thread: the runtime's one thread is stuck in the blocker.

@@ -8,13 +8,14 @@
 //! a probe that overruns is killed and fails the test.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use suture_tests::process::Probe;
 
 /// The bound on a whole test: it only turns a hang into a failure, it is never waited out.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -118,111 +119,16 @@ impl Drop for NotifySocket {
     }
 }
 
-/// The probe process, its output merged line by line; killed if the test ends early.
-struct Probe {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-    transcript: Vec<String>,
-    deadline: Instant,
-}
-
-impl Probe {
-    fn start(mode: &str, socket: &NotifySocket) -> Probe {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_notify_probe"))
-            .arg(mode)
-            .env("NOTIFY_SOCKET", &socket.path)
-            .env("WATCHDOG_USEC", WATCHDOG_USEC.to_string())
-            .env_remove("WATCHDOG_PID")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the probe was built with the tests");
-        let (tx, lines) = mpsc::channel();
-        forward(child.stdout.take().expect("piped"), "out", tx.clone());
-        forward(child.stderr.take().expect("piped"), "err", tx);
-        let stdin = child.stdin.take().expect("piped");
-        Probe {
-            child,
-            stdin,
-            lines,
-            transcript: Vec::new(),
-            deadline: Instant::now() + DEADLINE,
-        }
-    }
-
-    fn command(&mut self, command: &str) {
-        writeln!(self.stdin, "{command}").expect("the probe reads stdin");
-    }
-
-    /// Returns once a line contains `needle`.
-    fn expect(&mut self, needle: &str) {
-        if self.transcript.iter().any(|line| line.contains(needle)) {
-            return;
-        }
-        loop {
-            let remaining = self.deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(remaining) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.transcript.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(_) => self.fail(&format!("no line with `{needle}`")),
-            }
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{name} failed");
-    }
-
-    /// Reads the rest of the output, then the exit status.
-    fn finish(&mut self) -> ExitStatus {
-        loop {
-            let remaining = self.deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(remaining) {
-                Ok(line) => self.transcript.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => self.fail("the probe did not exit"),
-            }
-        }
-        self.child.wait().expect("wait")
-    }
-
-    fn fail(&mut self, what: &str) -> ! {
-        let _ = self.child.kill();
-        panic!(
-            "{what} within {DEADLINE:?}; output so far:\n{}",
-            self.transcript.join("\n")
-        );
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn forward(pipe: impl Read + Send + 'static, tag: &'static str, tx: mpsc::Sender<String>) {
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(format!("{tag}: {line}")).is_err() {
-                break;
-            }
-        }
-    });
+/// Runs the probe in `mode`, pointed at `socket` as systemd would point it.
+fn start(mode: &str, socket: &NotifySocket) -> Probe {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_notify_probe"));
+    command
+        .arg(mode)
+        .env("NOTIFY_SOCKET", &socket.path)
+        .env("WATCHDOG_USEC", WATCHDOG_USEC.to_string())
+        .env_remove("WATCHDOG_PID")
+        .env("RUST_LOG", "info");
+    Probe::spawn(command, DEADLINE)
 }
 
 fn count(messages: &[String], wanted: &str) -> usize {
@@ -232,7 +138,7 @@ fn count(messages: &[String], wanted: &str) -> usize {
 #[test]
 fn systemd_hears_ready_status_watchdog_and_stopping_in_order() {
     let mut socket = NotifySocket::bind("order");
-    let mut probe = Probe::start("tree", &socket);
+    let mut probe = start("tree", &socket);
 
     // Start-up, `app/db` not ready yet (so its siblings are not started yet): the status
     // says so, the watchdog is fed (the root's loop answers while it waits), and there is
@@ -278,17 +184,17 @@ fn systemd_hears_ready_status_watchdog_and_stopping_in_order() {
     probe.signal("TERM");
     let stopping = socket.wait_for("STOPPING=1", |m| m == "STOPPING=1");
     let status = probe.finish();
-    assert_eq!(status.code(), Some(0), "{}", probe.transcript.join("\n"));
+    assert_eq!(status.code(), Some(0), "{}", probe.output());
     let after = socket.rest();
     assert!(after.is_empty(), "sent after STOPPING=1: {after:#?}");
     assert_eq!(count(&socket.seen, "READY=1"), 1);
     assert_eq!(count(&socket.seen, "STOPPING=1"), 1);
     assert!(ready < stopping);
     // Logged once each, when the loop stalled and when it came back; none at start-up.
-    let log = probe.transcript.join("\n");
+    let log = probe.output();
     let at = |needle: &str| {
         let found: Vec<usize> = probe
-            .transcript
+            .transcript()
             .iter()
             .enumerate()
             .filter(|(_, line)| line.contains(needle))
@@ -309,13 +215,13 @@ fn systemd_hears_ready_status_watchdog_and_stopping_in_order() {
 #[test]
 fn a_root_ending_by_itself_says_stopping_and_exits_1() {
     let mut socket = NotifySocket::bind("ended");
-    let mut probe = Probe::start("tree", &socket);
+    let mut probe = start("tree", &socket);
     probe.command("ready");
     socket.wait_for("READY=1", |m| m == "READY=1");
     probe.command("terminate");
     socket.wait_for("STOPPING=1", |m| m == "STOPPING=1");
     let status = probe.finish();
-    assert_eq!(status.code(), Some(1), "{}", probe.transcript.join("\n"));
+    assert_eq!(status.code(), Some(1), "{}", probe.output());
     let after = socket.rest();
     assert!(after.is_empty(), "sent after STOPPING=1: {after:#?}");
 }
@@ -323,12 +229,12 @@ fn a_root_ending_by_itself_says_stopping_and_exits_1() {
 #[test]
 fn switched_off_it_sends_nothing_even_under_systemd() {
     let mut socket = NotifySocket::bind("off");
-    let mut probe = Probe::start("off", &socket);
+    let mut probe = start("off", &socket);
     probe.command("ready");
     probe.expect("out: on_ready app");
     probe.signal("TERM");
     let status = probe.finish();
-    assert_eq!(status.code(), Some(0), "{}", probe.transcript.join("\n"));
+    assert_eq!(status.code(), Some(0), "{}", probe.output());
     // The probe has exited: anything it sent is in the socket's queue already.
     let sent = socket.rest();
     assert!(sent.is_empty(), "sent while switched off: {sent:#?}");
