@@ -241,6 +241,16 @@ async fn respond(root: &SupervisorHandle, method: &Method, path: &str) -> Respon
                 text(StatusCode::SERVICE_UNAVAILABLE, NO_ANSWER.to_owned())
             }
         }
+        // The supervisors keep their health up to date: a healthy tree needs no snapshot,
+        // only the sign that the root's loop still answers (a stalled loop keeps its last
+        // health). The snapshot, a walk of the whole tree, is for naming what is not well.
+        Route::Ready if root.health().is_healthy() => {
+            if loop_answers(root, ANSWER_WITHIN).await {
+                text(StatusCode::OK, "ok\n".to_owned())
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, NO_ANSWER.to_owned())
+            }
+        }
         Route::Ready => match tokio::time::timeout(ANSWER_WITHIN, root.tree()).await {
             Ok(Ok(tree)) => {
                 let assessment = assess(&tree);

@@ -1,6 +1,9 @@
 //! Telling systemd the truth (`sd_notify`): `READY=1` once the root's start-up is complete,
 //! `STATUS=` when the tree's health changes, `WATCHDOG=1` only while the root's loop answers,
 //! `STOPPING=1` when shutdown begins. Nothing at all when `NOTIFY_SOCKET` is unset.
+//!
+//! The status line is built when the health changes, not on every tick: its count of running
+//! children is as of that change (a pool grown while healthy shows at the next change).
 
 use std::time::Duration;
 
@@ -74,6 +77,7 @@ async fn notify(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sent_ready = false;
     let mut last_status = None;
+    let mut last_health = None;
     // Unknown until the first look: only a change is logged.
     let mut answering = None;
     loop {
@@ -99,11 +103,17 @@ async fn notify(
             if !loop_answers(root, period).await {
                 return (false, None);
             }
+            // The tree is walked only when its health has changed since the last status
+            // (the supervisors keep it up to date): a steady tree costs a read per tick.
+            let health = root.health();
+            if last_health.as_ref() == Some(&health) {
+                return (true, None);
+            }
             let status = tokio::time::timeout(period, root.tree())
                 .await
                 .ok()
                 .and_then(Result::ok)
-                .map(|tree| assess(&tree).summary());
+                .map(|tree| (health, assess(&tree).summary()));
             (true, status)
         };
         let (answers, status) = tokio::select! {
@@ -123,11 +133,12 @@ async fn notify(
         if answers && watchdog.is_some() {
             send(&[NotifyState::Watchdog]);
         }
-        if let Some(status) = status
-            && last_status.as_ref() != Some(&status)
-        {
-            send(&[NotifyState::Status(&status)]);
-            last_status = Some(status);
+        if let Some((health, status)) = status {
+            if last_status.as_ref() != Some(&status) {
+                send(&[NotifyState::Status(&status)]);
+                last_status = Some(status);
+            }
+            last_health = Some(health);
         }
     }
     send(&[NotifyState::Stopping]);
