@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use suture::{Context, Service, service_fn};
+use suture::{ChildState, Context, Service, SupervisorHandle, service_fn};
 
 /// One second, the unit most tests count in on tokio's paused clock.
 pub const SECOND: Duration = Duration::from_secs(1);
@@ -17,6 +17,22 @@ pub fn idle(name: &'static str) -> impl Service {
         ctx.cancelled().await;
         Ok(())
     })
+}
+
+/// Each child of `handle`'s supervisor as (name, state, restarts), in start order.
+pub async fn states(handle: &SupervisorHandle) -> Vec<(String, ChildState, u64)> {
+    handle
+        .children()
+        .await
+        .expect("the supervisor answers")
+        .into_iter()
+        .map(|c| (c.name, c.state, c.restarts))
+        .collect()
+}
+
+/// One expected row of [`states`].
+pub fn row(name: &str, state: ChildState, restarts: u64) -> (String, ChildState, u64) {
+    (name.to_owned(), state, restarts)
 }
 
 pub mod process {

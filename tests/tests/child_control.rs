@@ -8,7 +8,7 @@ use suture::{
     ChildInfo, ChildSpec, ChildState, ChildToken, Context, OnExceeded, Restart, Shutdown, Strategy,
     Supervisor, SupervisorError, SupervisorHandle, service_fn,
 };
-use suture_tests::SECOND;
+use suture_tests::{SECOND, row, states};
 use tokio::time::Instant;
 
 /// A supervisor that escalates at its second counted restart within the hour: a stop or a
@@ -53,21 +53,6 @@ async fn trio(sup: Supervisor, b_linger: Duration) -> Trio {
         b,
         probes,
     }
-}
-
-/// Each child as (name, state, restarts).
-async fn states(handle: &SupervisorHandle) -> Vec<(String, ChildState, u64)> {
-    handle
-        .children()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.name, c.state, c.restarts))
-        .collect()
-}
-
-fn row(name: &str, state: ChildState, restarts: u64) -> (String, ChildState, u64) {
-    (name.to_owned(), state, restarts)
 }
 
 /// `a` and `c` were started once and never stopped.

@@ -5,10 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use suture::testing::{Probe, Running, Scripted, Step, settle};
-use suture::{
-    ChildState, Event, EventKind, Restart, Supervisor, SupervisorError, SupervisorHandle,
-    supervisor,
-};
+use suture::{ChildState, Event, EventKind, Restart, Supervisor, SupervisorError, supervisor};
+use suture_tests::{row, states};
 use tokio::time::Instant;
 
 supervisor! {
@@ -33,21 +31,6 @@ async fn serve<S: suture::Service>(app: S) -> Running {
     let root = Supervisor::builder("root").build().unwrap();
     root.add(app).unwrap();
     Running::start(root).await
-}
-
-/// Each child as (name, state, restarts).
-async fn states(handle: &SupervisorHandle) -> Vec<(String, ChildState, u64)> {
-    handle
-        .children()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.name, c.state, c.restarts))
-        .collect()
-}
-
-fn row(name: &str, state: ChildState, restarts: u64) -> (String, ChildState, u64) {
-    (name.to_owned(), state, restarts)
 }
 
 struct Fixture {
