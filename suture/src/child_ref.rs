@@ -296,7 +296,7 @@ impl<T: Service> PoolHandle<T> {
     pub fn add(&self, child: T) -> Result<ChildRef<T>, SupervisorError> {
         let spec = (self.inner.configure)(child.child_spec());
         let (token, name) = self.supervisor.add_named(child, spec)?;
-        Ok(ChildRef::new(self.supervisor.clone(), token, name))
+        Ok(ChildRef::new(self.supervisor.clone(), token, name.shared()))
     }
 }
 

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::handle::SupervisorHandle;
+use super::names::Name;
 use super::stopping::Key;
 use crate::error::ServiceError;
 use crate::panic::{self, PanicReport};
@@ -17,7 +18,7 @@ use crate::tree::ChildState;
 
 /// One child, as its supervisor's value keeps it.
 pub(crate) struct Child {
-    pub(crate) name: Arc<str>,
+    pub(crate) name: Name,
     pub(crate) policy: ChildPolicy,
     /// Present while the child is not running; its task holds it otherwise.
     pub(crate) service: Option<Box<dyn DynService>>,
@@ -43,7 +44,7 @@ pub(crate) struct Child {
 }
 
 impl Child {
-    pub(crate) fn new(name: Arc<str>, service: Box<dyn DynService>, spec: ChildSpec) -> Box<Child> {
+    pub(crate) fn new(name: Name, service: Box<dyn DynService>, spec: ChildSpec) -> Box<Child> {
         Box::new(Child {
             name,
             supervisor: service.supervisor_handle(),
@@ -143,9 +144,14 @@ impl LastError {
     }
 }
 
-/// `supervisor/name`. (Built once per distinct name and serve: siblings share theirs.)
-pub(crate) fn join_path(supervisor: &str, name: &str) -> Arc<str> {
-    Arc::from(format!("{supervisor}/{name}"))
+/// `supervisor/name`, built at its exact length (a pool builds one per element).
+pub(crate) fn join_path(supervisor: &str, name: &Name) -> Arc<str> {
+    use std::fmt::Write;
+    let mut path = String::with_capacity(supervisor.len() + 1 + name.len());
+    path.push_str(supervisor);
+    path.push('/');
+    let _ = write!(path, "{name}");
+    Arc::from(path)
 }
 
 /// Drops `value` (a child, a service) with panics caught: a service's `Drop` must not take
@@ -163,10 +169,13 @@ mod tests {
 
     #[test]
     fn paths_join_with_a_slash_whatever_their_length() {
-        assert_eq!(&*join_path("app/db", "pool"), "app/db/pool");
-        assert_eq!(&*join_path("app", "naïve"), "app/naïve");
+        let mut names = super::super::names::Names::default();
+        let mut name = |text: &str| names.claim(&Arc::from(text));
+        assert_eq!(&*join_path("app/db", &name("pool")), "app/db/pool");
+        assert_eq!(&*join_path("app/db", &name("pool")), "app/db/pool#2");
+        assert_eq!(&*join_path("app", &name("naïve")), "app/naïve");
         let long = "x".repeat(300);
-        assert_eq!(&*join_path("app", &long), format!("app/{long}"));
+        assert_eq!(&*join_path("app", &name(&long)), format!("app/{long}"));
     }
 
     #[test]

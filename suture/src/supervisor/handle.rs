@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::builder::Config;
 use super::children::Child;
-use super::names::Names;
+use super::names::{Name, Names};
 use crate::error::SupervisorError;
 use crate::health::Health;
 use crate::service::{self, Service};
@@ -406,7 +406,7 @@ impl SupervisorHandle {
         &self,
         service: S,
         mut spec: ChildSpec,
-    ) -> Result<(ChildToken, Arc<str>), SupervisorError> {
+    ) -> Result<(ChildToken, Name), SupervisorError> {
         let base = spec.take_name().unwrap_or_else(|| service.name());
         spec.validate(&base, self.shared.config.auto_shutdown)?;
         let lifecycle = self.shared.lifecycle();

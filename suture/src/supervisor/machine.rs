@@ -20,6 +20,7 @@ use super::children::{AfterStop, Child, LastError, Run, Stop, dispose, join_path
 use super::handle::{Command, Control, Shared, StopTally};
 use super::intensity::Intensity;
 use super::meters::state_index;
+use super::names::Name;
 use super::policy::{self, Decision, OutcomeKind};
 use super::report::Reporter;
 use super::stopping::{self, Deadlines, Waiters};
@@ -194,8 +195,6 @@ pub(crate) struct Machine {
     to_stop: Vec<u64>,
     /// Start-up has just completed (for the driver to signal readiness).
     started: bool,
-    /// The last path built, with the name it was built for: siblings sharing a name share it.
-    last_path: Option<(Arc<str>, Arc<str>)>,
     pub(crate) unwell: Unwell,
     /// What was last published, with the epoch of `unwell` it was built from.
     published: Option<(HealthKind, u64)>,
@@ -222,7 +221,6 @@ impl Machine {
             group: None,
             to_stop: Vec::new(),
             started: false,
-            last_path: None,
             unwell: Unwell::default(),
             published: None,
             stops: StopTally::default(),
@@ -244,7 +242,6 @@ impl Machine {
         self.group = None;
         self.to_stop.clear();
         self.started = false;
-        self.last_path = None;
         self.published = None;
         self.stops = StopTally::default();
         // One pass: with a large pool, each pass over the children is a cache miss each.
@@ -584,7 +581,7 @@ impl Machine {
 
     /// Starts one run of a child that is not running.
     fn start(&mut self, id: u64, now: Instant, spawn: &mut impl Spawn) {
-        let (sup_path, last_path) = (&self.report.path, &mut self.last_path);
+        let sup_path = &self.report.path;
         let Some(child) = self.children.get_mut(&id) else {
             return;
         };
@@ -593,14 +590,7 @@ impl Machine {
         };
         let path = child
             .path
-            .get_or_insert_with(|| match last_path {
-                Some((name, path)) if Arc::ptr_eq(name, &child.name) => path.clone(),
-                _ => {
-                    let path = join_path(sup_path, &child.name);
-                    *last_path = Some((child.name.clone(), path.clone()));
-                    path
-                }
-            })
+            .get_or_insert_with(|| join_path(sup_path, &child.name))
             .clone();
         let token = child.spare_token.take().unwrap_or_default();
         child.runs += 1;
@@ -910,7 +900,7 @@ impl Machine {
         if let Some(report) = dispose(service) {
             let name = id
                 .and_then(|id| self.children.get(&id))
-                .map_or_else(|| Arc::from("(removed)"), |c| c.name.clone());
+                .map_or_else(Name::removed, |c| c.name.clone());
             self.report.drop_panicked(&name, &report);
         }
     }
@@ -1073,7 +1063,7 @@ impl Machine {
         // Aborted and still running: it blocks a thread. Report it and let it go.
         let path = match &child.path {
             Some(path) => path.to_string(),
-            None => format!("{}/{name}", self.report.path),
+            None => join_path(&self.report.path, &name).to_string(),
         };
         self.stopping -= 1;
         if matches!(self.phase, Phase::Stopping(_)) {
@@ -1303,7 +1293,7 @@ impl Machine {
             .map(|(&id, c)| ChildInfo {
                 token: self.shared.token(id),
                 name: c.name.to_string(),
-                path: format!("{}/{}", self.report.path, c.name),
+                path: join_path(&self.report.path, &c.name).to_string(),
                 state: c.state,
                 health: match &c.supervisor {
                     Some(handle)
@@ -1402,7 +1392,8 @@ mod tests {
 
         fn add(&mut self, id: u64, spec: ChildSpec) {
             let svc = service::boxed(service_fn("c", |_ctx| async { Ok(()) }));
-            let child = Child::new(Arc::from("c"), svc, spec);
+            let name = self.sup.shared.names().claim(&Arc::from("c"));
+            let child = Child::new(name, svc, spec);
             let now = self.now;
             self.sup
                 .machine

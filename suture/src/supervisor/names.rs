@@ -6,7 +6,61 @@
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::fmt;
 use std::sync::Arc;
+
+/// A child's name, as its supervisor keeps it: the base, shared by every sibling added under
+/// it (a pool's elements share one string), and the suffix that makes it unique. The text
+/// `worker#7` is built only when something reads it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Name {
+    base: Arc<str>,
+    /// 1 for the bare name.
+    suffix: u32,
+}
+
+impl Name {
+    /// The name as one shared string: the base itself when it has no suffix.
+    pub(crate) fn shared(&self) -> Arc<str> {
+        if self.suffix == 1 {
+            self.base.clone()
+        } else {
+            Arc::from(self.to_string())
+        }
+    }
+
+    /// Stands for a child forgotten before its service came back.
+    pub(crate) fn removed() -> Name {
+        Name {
+            base: Arc::from("(removed)"),
+            suffix: 1,
+        }
+    }
+
+    /// How long its text is, without building it.
+    pub(crate) fn len(&self) -> usize {
+        match self.suffix {
+            1 => self.base.len(),
+            n => self.base.len() + 1 + n.ilog10() as usize + 1,
+        }
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.suffix == 1 {
+            f.write_str(&self.base)
+        } else {
+            write!(f, "{}#{}", self.base, self.suffix)
+        }
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 /// The names in use among one supervisor's children. Claimed by `add` (so the caller learns
 /// the name at once), released by the machine when a child is gone for good.
@@ -48,18 +102,21 @@ impl Names {
         }
     }
 
-    /// Takes `name` for a new child, or its lowest free suffixed form.
-    pub(crate) fn claim(&mut self, name: &Arc<str>) -> Arc<str> {
-        let Some(slots) = self.taken.get_mut(&**name) else {
+    /// Takes `base` for a new child, or its lowest free suffixed form.
+    pub(crate) fn claim(&mut self, base: &Arc<str>) -> Name {
+        let Some(slots) = self.taken.get_mut(&**base) else {
             self.taken.insert(
-                name.clone(),
+                base.clone(),
                 Slots {
                     next: 2,
                     freed: BinaryHeap::new(),
                     live: 1,
                 },
             );
-            return name.clone();
+            return Name {
+                base: base.clone(),
+                suffix: 1,
+            };
         };
         slots.live += 1;
         let suffix = match slots.freed.pop() {
@@ -69,27 +126,22 @@ impl Names {
                 slots.next - 1
             }
         };
-        if suffix == 1 {
-            name.clone()
-        } else {
-            Arc::from(format!("{name}#{suffix}"))
+        Name {
+            base: base.clone(),
+            suffix,
         }
     }
 
     /// Gives back the name of a child that is gone for good.
-    pub(crate) fn release(&mut self, name: &str) {
-        let (base, suffix) = match name.rsplit_once('#') {
-            Some((base, suffix)) => (base, suffix.parse().unwrap_or(1)),
-            None => (name, 1),
-        };
-        let Some(slots) = self.taken.get_mut(base) else {
+    pub(crate) fn release(&mut self, name: &Name) {
+        let Some(slots) = self.taken.get_mut(&*name.base) else {
             return;
         };
         slots.live -= 1;
         if slots.live == 0 {
-            self.taken.remove(base);
+            self.taken.remove(&*name.base);
         } else {
-            slots.freed.push(Reverse(suffix));
+            slots.freed.push(Reverse(name.suffix));
         }
     }
 }
@@ -102,6 +154,25 @@ mod tests {
         names.claim(&Arc::from(name)).to_string()
     }
 
+    fn release(names: &mut Names, name: &str) {
+        let (base, suffix) = name.split_once('#').unwrap_or((name, "1"));
+        names.release(&Name {
+            base: Arc::from(base),
+            suffix: suffix.parse().unwrap(),
+        });
+    }
+
+    #[test]
+    fn a_name_knows_its_length_without_being_built() {
+        for suffix in [1, 2, 9, 10, 99, 100, 12_345, u32::MAX] {
+            let name = Name {
+                base: Arc::from("worker"),
+                suffix,
+            };
+            assert_eq!(name.len(), name.to_string().len(), "{name}");
+        }
+    }
+
     #[test]
     fn a_taken_name_gets_the_lowest_free_suffix() {
         let mut names = Names::default();
@@ -109,8 +180,8 @@ mod tests {
         assert_eq!(claim(&mut names, "worker"), "worker#2");
         assert_eq!(claim(&mut names, "worker"), "worker#3");
         assert_eq!(claim(&mut names, "db"), "db");
-        names.release("worker#2");
-        names.release("worker");
+        release(&mut names, "worker#2");
+        release(&mut names, "worker");
         assert_eq!(claim(&mut names, "worker"), "worker");
         assert_eq!(claim(&mut names, "worker"), "worker#2");
         assert_eq!(claim(&mut names, "worker"), "worker#4");
@@ -121,8 +192,8 @@ mod tests {
         let mut names = Names::default();
         claim(&mut names, "job");
         claim(&mut names, "job");
-        names.release("job");
-        names.release("job#2");
+        release(&mut names, "job");
+        release(&mut names, "job#2");
         assert!(names.taken.is_empty());
         assert_eq!(claim(&mut names, "job"), "job");
         assert_eq!(claim(&mut names, "job"), "job#2");
@@ -132,6 +203,10 @@ mod tests {
     fn siblings_of_a_pool_share_their_name_until_it_is_taken() {
         let mut names = Names::default();
         let shared: Arc<str> = Arc::from("worker");
-        assert!(Arc::ptr_eq(&names.claim(&shared), &shared));
+        assert!(Arc::ptr_eq(&names.claim(&shared).base, &shared));
+        assert!(
+            Arc::ptr_eq(&names.claim(&shared).base, &shared),
+            "and so do the suffixed"
+        );
     }
 }

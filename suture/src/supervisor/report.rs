@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::meters::{Meters, Reason};
+use super::names::Name;
 use super::policy::OutcomeKind;
 use crate::event::{Event, EventKind, EventSink, Human, Restarting, rounded};
 use crate::panic::PanicReport;
@@ -47,11 +48,11 @@ impl Reporter {
         }
     }
 
-    pub(crate) fn started(&self, service: &Arc<str>, restarts: u64) {
+    pub(crate) fn started(&self, service: &Name, restarts: u64) {
         self.meters.started();
         tracing::debug!(target: "suture", supervisor = %self.path, service = %service, restarts, "service started");
         self.emit(|| EventKind::Started {
-            service: service.clone(),
+            service: service.shared(),
             restarts,
         });
     }
@@ -59,7 +60,7 @@ impl Reporter {
     /// How a child ended, and what the supervisor does about it.
     pub(crate) fn ended(
         &self,
-        name: &Arc<str>,
+        name: &Name,
         end: &OutcomeKind,
         restarting: Restarting,
         failures: f64,
@@ -89,7 +90,7 @@ impl Reporter {
                     "service panicked"
                 );
                 self.emit(|| EventKind::Panicked {
-                    service: name.clone(),
+                    service: name.shared(),
                     message: report.message.to_string(),
                     location: report.location.clone(),
                     backtrace: report.backtrace.clone(),
@@ -100,7 +101,7 @@ impl Reporter {
             OutcomeKind::Failed(error) => {
                 tracing::error!(target: "suture", supervisor = %sup, service = %name, error = %format_args!("{error:#}"), restarting = %restarting, failures = rounded(failures), "service failed");
                 self.emit(|| EventKind::Terminated {
-                    service: name.clone(),
+                    service: name.shared(),
                     error: Some(format!("{error:#}")),
                     restarting,
                     failures,
@@ -109,7 +110,7 @@ impl Reporter {
             OutcomeKind::Normal | OutcomeKind::DoNotRestart | OutcomeKind::TerminateTree => {
                 tracing::info!(target: "suture", supervisor = %sup, service = %name, restarting = %restarting, "service returned");
                 self.emit(|| EventKind::Terminated {
-                    service: name.clone(),
+                    service: name.shared(),
                     error: None,
                     restarting,
                     failures,
@@ -118,10 +119,10 @@ impl Reporter {
         }
     }
 
-    pub(crate) fn tree_terminated(&self, service: &Arc<str>) {
+    pub(crate) fn tree_terminated(&self, service: &Name) {
         tracing::warn!(target: "suture", supervisor = %self.path, service = %service, "service asked to terminate the tree");
         self.emit(|| EventKind::TreeTerminated {
-            service: service.clone(),
+            service: service.shared(),
         });
     }
 
@@ -145,29 +146,29 @@ impl Reporter {
         });
     }
 
-    pub(crate) fn auto_shutdown(&self, service: &Arc<str>) {
+    pub(crate) fn auto_shutdown(&self, service: &Name) {
         tracing::info!(target: "suture", supervisor = %self.path, service = %service, "significant child finished, shutting down");
     }
 
-    pub(crate) fn stop_timeout(&self, service: &Arc<str>) {
+    pub(crate) fn stop_timeout(&self, service: &Name) {
         self.meters.stop_timed_out();
         tracing::warn!(target: "suture", supervisor = %self.path, service = %service, "service did not stop within its budget, aborted");
         self.emit(|| EventKind::StopTimeout {
-            service: service.clone(),
+            service: service.shared(),
         });
     }
 
     /// A child told to stop at shutdown has stopped (`aborted`: once its budget was spent).
-    pub(crate) fn stopped(&self, service: &Arc<str>, aborted: bool) {
+    pub(crate) fn stopped(&self, service: &Name, aborted: bool) {
         tracing::debug!(target: "suture", supervisor = %self.path, service = %service, aborted, "service stopped");
     }
 
-    pub(crate) fn unstoppable(&self, service: &Arc<str>) {
+    pub(crate) fn unstoppable(&self, service: &Name) {
         tracing::error!(target: "suture", supervisor = %self.path, service = %service, "service did not stop even when aborted");
     }
 
     /// A service's `Drop` panicked; the supervisor carries on.
-    pub(crate) fn drop_panicked(&self, service: &Arc<str>, report: &PanicReport) {
+    pub(crate) fn drop_panicked(&self, service: &Name, report: &PanicReport) {
         tracing::error!(
             target: "suture",
             supervisor = %self.path,
@@ -177,7 +178,7 @@ impl Reporter {
             "service panicked while being dropped"
         );
         self.emit(|| EventKind::DropPanicked {
-            service: service.clone(),
+            service: service.shared(),
             message: report.message.to_string(),
             location: report.location.clone(),
         });
