@@ -44,8 +44,8 @@ pub(crate) struct Child {
 }
 
 impl Child {
-    pub(crate) fn new(name: Name, service: Box<dyn DynService>, spec: ChildSpec) -> Box<Child> {
-        Box::new(Child {
+    pub(crate) fn new(name: Name, service: Box<dyn DynService>, spec: ChildSpec) -> Child {
+        Child {
             name,
             supervisor: service.supervisor_handle(),
             service: Some(service),
@@ -59,7 +59,7 @@ impl Child {
             fresh: true,
             held: false,
             counted: false,
-        })
+        }
     }
 
     /// Whether its own state counts against its supervisor's health: anything but running,

@@ -304,10 +304,9 @@ fn take_commands_while_idle(
     machine: &mut super::machine::Machine,
     shared: &super::handle::Shared,
 ) {
-    let mut added = Vec::new();
     while let Ok(command) = commands.try_recv() {
         match command {
-            Command::Add { id, child } => added.push((id, child)),
+            Command::Add { id, child } => machine.adopt(id, child),
             Command::Remove { reply, .. } | Command::Control { reply, .. } => {
                 let _ = reply.send(Err(shared.refusal()));
             }
@@ -315,5 +314,4 @@ fn take_commands_while_idle(
             Command::Children { .. } => {}
         }
     }
-    machine.adopt(added);
 }

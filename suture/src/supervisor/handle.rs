@@ -96,9 +96,12 @@ pub(crate) enum Lifecycle {
     Finished,
 }
 
+#[allow(clippy::large_enum_variant)] // see `Add`
 pub(crate) enum Command {
-    /// Built by the caller of `add`, so that the loop only inserts it.
-    Add { id: u64, child: Box<Child> },
+    /// Built by the caller of `add`, so that the loop only inserts it. Inline, not boxed:
+    /// a box per child would be freed at once into the store, leaving a pool's worth of
+    /// holes scattered through the heap.
+    Add { id: u64, child: Child },
     Remove {
         id: u64,
         reply: oneshot::Sender<Result<(), SupervisorError>>,

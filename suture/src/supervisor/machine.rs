@@ -8,7 +8,7 @@
 //! every input. The driver feeds it; unit tests feed it by hand.
 
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use super::names::Name;
 use super::policy::{self, Decision, OutcomeKind};
 use super::report::Reporter;
 use super::stopping::{self, Deadlines, Waiters};
+use super::store::Store;
 use crate::error::{NotReady, ServiceError, SupervisorError};
 use crate::event::Restarting;
 use crate::health::Health;
@@ -168,9 +169,8 @@ struct Group {
 
 pub(crate) struct Machine {
     pub(crate) shared: Arc<Shared>,
-    /// Every child, in start order (ids grow). Boxed: B-tree nodes are often half full, and
-    /// a pointer wastes less than a `Child`.
-    pub(crate) children: BTreeMap<u64, Box<Child>>,
+    /// Every child, in start order (ids grow).
+    pub(crate) children: Store,
     deadlines: Deadlines,
     waiters: Waiters,
     /// Children told to stop and not yet done.
@@ -206,7 +206,7 @@ impl Machine {
     pub(crate) fn new(shared: Arc<Shared>, report: Reporter) -> Self {
         Machine {
             shared,
-            children: BTreeMap::new(),
+            children: Store::default(),
             deadlines: Deadlines::default(),
             waiters: Waiters::default(),
             stopping: 0,
@@ -245,7 +245,7 @@ impl Machine {
         self.published = None;
         self.stops = StopTally::default();
         // One pass: with a large pool, each pass over the children is a cache miss each.
-        for (&id, child) in self.children.iter_mut() {
+        for (id, child) in self.children.iter_mut() {
             child.path = None;
             child.fresh = true;
             child.held = false;
@@ -259,17 +259,10 @@ impl Machine {
         self.pump(now, spawn);
     }
 
-    /// Takes children added while the supervisor was not serving. Built in one go when
-    /// there are none yet: a pool filled before its first serve may hold a million.
-    pub(crate) fn adopt(&mut self, added: Vec<(u64, Box<Child>)>) {
-        for (_, child) in &added {
-            self.unwell.add(child);
-        }
-        if self.children.is_empty() {
-            self.children = added.into_iter().collect();
-        } else {
-            self.children.extend(added);
-        }
+    /// Takes a child added while the supervisor was not serving (it starts with the serve).
+    pub(crate) fn adopt(&mut self, id: u64, child: Child) {
+        self.unwell.add(&child);
+        self.children.insert(id, child);
     }
 
     /// Whether start-up completed since last asked.
@@ -342,8 +335,8 @@ impl Machine {
     fn unhealthy_paths(&self) -> Vec<Arc<str>> {
         let nested = &self.unwell.nested;
         let mut paths = Vec::new();
-        for (id, child) in &self.children {
-            if !child.counted && !nested.contains(id) {
+        for (id, child) in self.children.iter() {
+            if !child.counted && !nested.contains(&id) {
                 continue;
             }
             if !child.counted
@@ -370,7 +363,7 @@ impl Machine {
 
     /// A child supervisor says its health changed.
     pub(crate) fn on_child_health(&mut self, id: u64) {
-        let Some(child) = self.children.get(&id) else {
+        let Some(child) = self.children.get(id) else {
             return;
         };
         // A child being removed no longer counts.
@@ -400,7 +393,7 @@ impl Machine {
         if matches!(self.phase, Phase::Idle) {
             return;
         }
-        for (&id, child) in self.children.iter_mut() {
+        for (id, child) in self.children.iter_mut() {
             let Some(run) = child.run.as_mut() else {
                 continue;
             };
@@ -438,7 +431,7 @@ impl Machine {
         now: Instant,
         spawn: &mut impl Spawn,
     ) {
-        let Some(child) = self.children.get_mut(&id) else {
+        let Some(child) = self.children.get_mut(id) else {
             // Given up on as unstoppable, it finished after all: nothing to do but drop it.
             self.dispose_service(None, service);
             return;
@@ -467,7 +460,7 @@ impl Machine {
 
     /// A child's run said it is ready.
     pub(crate) fn on_ready(&mut self, id: u64, runs: u64, now: Instant, spawn: &mut impl Spawn) {
-        let Some(child) = self.children.get_mut(&id) else {
+        let Some(child) = self.children.get_mut(id) else {
             return;
         };
         if child.runs != runs || child.state != ChildState::Starting || !child.is_live() {
@@ -543,7 +536,7 @@ impl Machine {
             let Some(&id) = self.queue.front() else {
                 break;
             };
-            let Some(child) = self.children.get(&id) else {
+            let Some(child) = self.children.get(id) else {
                 self.queue.pop_front();
                 continue;
             };
@@ -560,7 +553,7 @@ impl Machine {
             self.queue.pop_front();
             if self.backoff.is_some() && !child.fresh {
                 // A restart queued before the backoff began waits for its end.
-                if let Some(child) = self.children.get_mut(&id) {
+                if let Some(child) = self.children.get_mut(id) {
                     self.unwell.set(child, ChildState::BackedOff);
                 }
                 self.backed_off.push(id);
@@ -582,7 +575,7 @@ impl Machine {
     /// Starts one run of a child that is not running.
     fn start(&mut self, id: u64, now: Instant, spawn: &mut impl Spawn) {
         let sup_path = &self.report.path;
-        let Some(child) = self.children.get_mut(&id) else {
+        let Some(child) = self.children.get_mut(id) else {
             return;
         };
         let Some(service) = child.service.take() else {
@@ -646,7 +639,7 @@ impl Machine {
             // It restarts with its group anyway.
             group.to_stop.retain(|&m| m != id);
             self.rest(id, &outcome);
-            if let Some(child) = self.children.get_mut(&id) {
+            if let Some(child) = self.children.get_mut(id) {
                 self.unwell.set(child, ChildState::Restarting);
             }
             self.advance(now, spawn);
@@ -659,13 +652,13 @@ impl Machine {
     fn rest(&mut self, id: u64, outcome: &Outcome) {
         if outcome.is_do_not_restart() {
             self.forget(id);
-        } else if let Some(child) = self.children.get_mut(&id) {
+        } else if let Some(child) = self.children.get_mut(id) {
             self.unwell.set(child, ChildState::Stopped);
         }
     }
 
     fn apply_policy(&mut self, id: u64, end: OutcomeKind, now: Instant, spawn: &mut impl Spawn) {
-        let Some(child) = self.children.get_mut(&id) else {
+        let Some(child) = self.children.get_mut(id) else {
             return;
         };
         match &end {
@@ -710,7 +703,7 @@ impl Machine {
             match decision {
                 Decision::Forget => self.forget(id),
                 _ => {
-                    if let Some(child) = self.children.get_mut(&id) {
+                    if let Some(child) = self.children.get_mut(id) {
                         self.unwell.set(child, ChildState::Stopped);
                     }
                 }
@@ -752,12 +745,12 @@ impl Machine {
     /// Queues a child to restart: at once (first in line), or when the backoff ends.
     fn requeue(&mut self, id: u64) {
         if self.backoff.is_some() {
-            if let Some(child) = self.children.get_mut(&id) {
+            if let Some(child) = self.children.get_mut(id) {
                 self.unwell.set(child, ChildState::BackedOff);
             }
             self.backed_off.push(id);
         } else {
-            if let Some(child) = self.children.get_mut(&id) {
+            if let Some(child) = self.children.get_mut(id) {
                 self.unwell.set(child, ChildState::Restarting);
             }
             self.queue.push_front(id);
@@ -769,7 +762,7 @@ impl Machine {
         let strategy = self.shared.config.strategy;
         let group = self.group.get_or_insert_with(Group::default);
         group.restart.insert(failed);
-        for (&id, child) in &self.children {
+        for (id, child) in self.children.iter() {
             if id != failed
                 && policy::in_group(strategy, failed, id)
                 && child.is_live()
@@ -779,7 +772,7 @@ impl Machine {
             }
         }
         group.to_stop.sort_unstable();
-        if let Some(child) = self.children.get_mut(&failed) {
+        if let Some(child) = self.children.get_mut(failed) {
             self.unwell.set(child, ChildState::Restarting);
         }
         self.advance_group(now);
@@ -794,7 +787,7 @@ impl Machine {
             return;
         }
         while let Some(id) = group.to_stop.pop() {
-            if self.children.get(&id).is_some_and(|c| c.is_live()) {
+            if self.children.get(id).is_some_and(|c| c.is_live()) {
                 group.current = Some(id);
                 self.begin_stop(id, AfterStop::Rest, now);
                 return;
@@ -805,7 +798,7 @@ impl Machine {
         };
         // Restart in start order; temporary members that were stopped are dropped.
         for &id in group.restart.iter().rev() {
-            let Some(child) = self.children.get(&id) else {
+            let Some(child) = self.children.get(id) else {
                 continue;
             };
             if child.held || child.run.is_some() {
@@ -822,7 +815,7 @@ impl Machine {
         }
         if self.backoff.is_some() {
             for &id in &group.restart {
-                if let Some(child) = self.children.get_mut(&id)
+                if let Some(child) = self.children.get_mut(id)
                     && child.run.is_none()
                     && !child.held
                 {
@@ -857,7 +850,7 @@ impl Machine {
             .collect();
         // First in line, in the order they failed.
         for &id in queued.iter().rev() {
-            if let Some(child) = self.children.get_mut(&id)
+            if let Some(child) = self.children.get_mut(id)
                 && child.run.is_none()
                 && !child.held
             {
@@ -883,7 +876,7 @@ impl Machine {
         if self.gate == Some(id) {
             self.gate = None;
         }
-        if let Some(child) = self.children.remove(&id) {
+        if let Some(child) = self.children.remove(id) {
             self.shared.names().release(&child.name);
             self.unwell.forget(id, &child);
             if let Some(handle) = &child.supervisor {
@@ -899,7 +892,7 @@ impl Machine {
     fn dispose_service(&mut self, id: Option<u64>, service: Box<dyn DynService>) {
         if let Some(report) = dispose(service) {
             let name = id
-                .and_then(|id| self.children.get(&id))
+                .and_then(|id| self.children.get(id))
                 .map_or_else(Name::removed, |c| c.name.clone());
             self.report.drop_panicked(&name, &report);
         }
@@ -911,7 +904,7 @@ impl Machine {
     /// if that says more (a removal wins over a rest).
     fn begin_stop(&mut self, id: u64, then: AfterStop, now: Instant) {
         let config = &self.shared.config;
-        let Some(child) = self.children.get_mut(&id) else {
+        let Some(child) = self.children.get_mut(id) else {
             return;
         };
         let budget = child
@@ -974,7 +967,7 @@ impl Machine {
             } else {
                 self.stops.clean += 1;
             }
-            if let Some(child) = self.children.get(&id) {
+            if let Some(child) = self.children.get(id) {
                 self.report.stopped(&child.name, stop.aborted);
             }
         }
@@ -986,7 +979,7 @@ impl Machine {
             AfterStop::NotReady => {
                 let timeout = self
                     .children
-                    .get(&id)
+                    .get(id)
                     .and_then(|c| c.policy.ready)
                     .unwrap_or_default();
                 let error = ServiceError::new(NotReady(timeout));
@@ -1001,7 +994,7 @@ impl Machine {
                 }
             }
             AfterStop::Start if !self.is_stopping() && !outcome.is_do_not_restart() => {
-                if let Some(child) = self.children.get_mut(&id) {
+                if let Some(child) = self.children.get_mut(id) {
                     self.unwell.set(child, ChildState::Stopped);
                 }
                 self.start(id, now, spawn);
@@ -1009,7 +1002,7 @@ impl Machine {
             }
             AfterStop::Rest | AfterStop::Start => {
                 self.rest(id, &outcome);
-                if let Some(child) = self.children.get_mut(&id).filter(|c| !c.held)
+                if let Some(child) = self.children.get_mut(id).filter(|c| !c.held)
                     && self.group.as_ref().is_some_and(|g| g.restart.contains(&id))
                 {
                     self.unwell.set(child, ChildState::Restarting);
@@ -1034,7 +1027,7 @@ impl Machine {
     /// A deadline came: abort a child past its budget, give up on one aborted in vain, or
     /// fail one that missed its ready deadline.
     fn expire(&mut self, id: u64, key: stopping::Key, now: Instant) {
-        let Some(child) = self.children.get_mut(&id) else {
+        let Some(child) = self.children.get_mut(id) else {
             return;
         };
         let name = child.name.clone();
@@ -1083,7 +1076,7 @@ impl Machine {
         }
         self.group.as_mut().map(|g| g.restart.remove(&id));
         // Its service is held by the blocked task: the child is reported, not kept.
-        if let Some(child) = self.children.remove(&id) {
+        if let Some(child) = self.children.remove(id) {
             self.shared.names().release(&child.name);
             self.unwell.forget(id, &child);
             if let Some(handle) = &child.supervisor {
@@ -1118,7 +1111,7 @@ impl Machine {
         // One pass over the children (a pool may hold a million): the idle ones are marked
         // stopped and, when stopping concurrently, the live ones told to stop right there.
         let mut live = Vec::new();
-        for (&id, child) in self.children.iter_mut() {
+        for (id, child) in self.children.iter_mut() {
             if child.run.is_none() {
                 self.unwell.set(child, ChildState::Stopped);
             } else if child.is_live() {
@@ -1144,7 +1137,7 @@ impl Machine {
             let Some(id) = self.to_stop.pop() else {
                 break;
             };
-            if self.children.get(&id).is_some_and(|c| c.is_live()) {
+            if self.children.get(id).is_some_and(|c| c.is_live()) {
                 self.begin_stop(id, AfterStop::Rest, now);
             }
         }
@@ -1167,7 +1160,7 @@ impl Machine {
         waiter: Option<tokio::sync::oneshot::Sender<Result<(), SupervisorError>>>,
         now: Instant,
     ) -> Result<(), SupervisorError> {
-        let Some(child) = self.children.get(&id).filter(|c| !c.is_removed()) else {
+        let Some(child) = self.children.get(id).filter(|c| !c.is_removed()) else {
             return Err(self.unknown_child());
         };
         if let Some(handle) = &child.supervisor {
@@ -1206,7 +1199,7 @@ impl Machine {
         spawn: &mut impl Spawn,
     ) -> Result<bool, SupervisorError> {
         let stopping_for_good = self.is_stopping();
-        let Some(child) = self.children.get_mut(&id).filter(|c| !c.is_removed()) else {
+        let Some(child) = self.children.get_mut(id).filter(|c| !c.is_removed()) else {
             return Err(self.unknown_child());
         };
         if stopping_for_good && action != Control::Stop {
@@ -1233,7 +1226,7 @@ impl Machine {
                 self.begin_stop(id, AfterStop::Rest, now);
                 if let Some(stop) = self
                     .children
-                    .get_mut(&id)
+                    .get_mut(id)
                     .and_then(|c| c.run.as_mut())
                     .and_then(|r| r.stop.as_mut())
                     && stop.then == AfterStop::Start
@@ -1290,7 +1283,7 @@ impl Machine {
         self.children
             .iter()
             .filter(|(_, c)| !c.is_removed())
-            .map(|(&id, c)| ChildInfo {
+            .map(|(id, c)| ChildInfo {
                 token: self.shared.token(id),
                 name: c.name.to_string(),
                 path: join_path(&self.report.path, &c.name).to_string(),
@@ -1414,7 +1407,7 @@ mod tests {
         }
 
         fn state(&mut self, id: u64) -> ChildState {
-            self.machine().children[&id].state
+            self.machine().children.get(id).unwrap().state
         }
     }
 
@@ -1485,7 +1478,11 @@ mod tests {
         rig.now = later;
         rig.end(0, Outcome::Aborted);
         assert_eq!(rig.fake.started, [0, 0], "restarted by the policy");
-        let last = rig.machine().children[&0]
+        let last = rig
+            .machine()
+            .children
+            .get(0)
+            .unwrap()
             .last_error
             .as_ref()
             .unwrap()

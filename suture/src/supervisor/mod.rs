@@ -2,7 +2,7 @@
 //!
 //! The parts, one concept each: `builder` (settings, checked once), `handle` (the
 //! always-answering face, and what it shares with the value), `children` (what is kept of
-//! each child), `names` (unique sibling names), `policy` and `intensity` (pure decisions),
+//! each child), `store` (the children, inline in start order), `names` (unique sibling names), `policy` and `intensity` (pure decisions),
 //! `stopping` (deadlines and waiters), `machine` (the synchronous state machine), `driver`
 //! (the one async loop that feeds it), `report` (events).
 
@@ -17,6 +17,7 @@ mod names;
 mod policy;
 mod report;
 mod stopping;
+mod store;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -91,8 +92,7 @@ static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(1);
 thread_local! {
     /// Children of supervisors being dropped on this thread, dropped one by one by the
     /// outermost drop: a deep chain of nested supervisors drops in a loop, not a recursion.
-    #[allow(clippy::vec_box)] // the boxes come out of the children's map as they are
-    static DROPPING: RefCell<Option<Vec<Box<Child>>>> = const { RefCell::new(None) };
+    static DROPPING: RefCell<Option<Vec<Child>>> = const { RefCell::new(None) };
 }
 
 impl Supervisor {
@@ -274,11 +274,11 @@ impl Drop for Supervisor {
         let children = std::mem::take(&mut self.machine.children);
         let outermost = DROPPING.with_borrow_mut(|queue| match queue {
             Some(queue) => {
-                queue.extend(children.into_values());
+                queue.extend(children.into_children());
                 false
             }
             None => {
-                *queue = Some(children.into_values().collect());
+                *queue = Some(children.into_children().collect());
                 true
             }
         });
