@@ -144,14 +144,30 @@ impl LastError {
     }
 }
 
-/// `supervisor/name`, built at its exact length (a pool builds one per element).
+/// `supervisor/name`, joined on the stack and copied once into its `Arc` (a pool builds one
+/// per child at start-up).
 pub(crate) fn join_path(supervisor: &str, name: &Name) -> Arc<str> {
-    use std::fmt::Write;
-    let mut path = String::with_capacity(supervisor.len() + 1 + name.len());
-    path.push_str(supervisor);
-    path.push('/');
-    let _ = write!(path, "{name}");
-    Arc::from(path)
+    let suffix = name.suffix();
+    let parts = [
+        supervisor.as_bytes(),
+        b"/",
+        name.base().as_bytes(),
+        suffix.as_bytes(),
+    ];
+    let len = parts.iter().map(|part| part.len()).sum();
+    let mut stack = [0u8; 128];
+    if let Some(out) = stack.get_mut(..len) {
+        let mut at = 0;
+        for part in parts {
+            out[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        // Whole `str`s joined: always valid UTF-8.
+        if let Ok(path) = std::str::from_utf8(out) {
+            return Arc::from(path);
+        }
+    }
+    Arc::from(String::from_utf8_lossy(&parts.concat()))
 }
 
 /// Drops `value` (a child, a service) with panics caught: a service's `Drop` must not take

@@ -38,11 +38,45 @@ impl Name {
     }
 
     /// How long its text is, without building it.
-    pub(crate) fn len(&self) -> usize {
-        match self.suffix {
-            1 => self.base.len(),
-            n => self.base.len() + 1 + n.ilog10() as usize + 1,
+    /// The name it was given, shared by its namesakes.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `#N` after the base (nothing for the first of a name), written without the formatting
+    /// machinery: a pool builds one path per child at start-up.
+    pub(crate) fn suffix(&self) -> Suffix {
+        let mut suffix = Suffix {
+            bytes: [0; 11],
+            from: 11,
+        };
+        if self.suffix == 1 {
+            return suffix;
         }
+        let mut rest = self.suffix;
+        loop {
+            suffix.from -= 1;
+            suffix.bytes[suffix.from] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        suffix.from -= 1;
+        suffix.bytes[suffix.from] = b'#';
+        suffix
+    }
+}
+
+/// The `#N` of a [`Name`], as ASCII bytes.
+pub(crate) struct Suffix {
+    bytes: [u8; 11],
+    from: usize,
+}
+
+impl Suffix {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[self.from..]
     }
 }
 
@@ -163,13 +197,14 @@ mod tests {
     }
 
     #[test]
-    fn a_name_knows_its_length_without_being_built() {
+    fn a_name_joined_from_its_parts_reads_as_it_displays() {
         for suffix in [1, 2, 9, 10, 99, 100, 12_345, u32::MAX] {
             let name = Name {
                 base: Arc::from("worker"),
                 suffix,
             };
-            assert_eq!(name.len(), name.to_string().len(), "{name}");
+            let joined = [name.base().as_bytes(), name.suffix().as_bytes()].concat();
+            assert_eq!(String::from_utf8(joined).unwrap(), name.to_string());
         }
     }
 
