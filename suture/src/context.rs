@@ -9,6 +9,7 @@ use tokio_util::sync::{
 };
 
 use crate::event::EventSink;
+use crate::service::FromChild;
 
 /// What a running service is given: the signal to stop, a way to say it is ready, and its
 /// path in the tree.
@@ -41,13 +42,13 @@ pub struct Context {
 /// A child supervisor's way to tell its parent that its health changed.
 #[derive(Debug, Clone)]
 pub(crate) struct HealthLink {
-    pub(crate) parent: mpsc::UnboundedSender<u64>,
+    pub(crate) parent: mpsc::UnboundedSender<FromChild>,
     pub(crate) child: u64,
 }
 
 impl HealthLink {
     pub(crate) fn notify(&self) {
-        let _ = self.parent.send(self.child);
+        let _ = self.parent.send(FromChild::HealthChanged(self.child));
     }
 }
 
@@ -238,14 +239,14 @@ impl ReadySignal {
         (Arc::new(ReadySignal(Mutex::new(Some(Box::new(fire))))), rx)
     }
 
-    /// Reports `(child, run)` on the supervisor's readiness channel.
+    /// Reports run `run` of child `id` ready to its supervisor.
     pub(crate) fn for_child(
-        ready: mpsc::UnboundedSender<(u64, u64)>,
-        child: u64,
+        parent: mpsc::UnboundedSender<FromChild>,
+        id: u64,
         run: u64,
     ) -> Arc<Self> {
         let fire = move || {
-            let _ = ready.send((child, run));
+            let _ = parent.send(FromChild::Ready { id, run });
         };
         Arc::new(ReadySignal(Mutex::new(Some(Box::new(fire)))))
     }

@@ -162,11 +162,21 @@ impl Outcome {
     }
 }
 
+/// What a child's runs tell their supervisor, all on one channel: the loop then waits on
+/// one receiver, and an idle wake-up registers with one channel, not three.
+pub(crate) enum FromChild {
+    /// A run ended.
+    Ended(Exit),
+    /// A ready-gated run is ready: (child, run number).
+    Ready { id: u64, run: u64 },
+    /// A child supervisor's health changed.
+    HealthChanged(u64),
+}
+
 /// The message every incarnation sends its supervisor when it ends, handing the service back.
 pub(crate) struct Exit {
     pub(crate) id: u64,
-    /// `None` only for an end the supervisor made up (a missed ready deadline).
-    pub(crate) service: Option<Box<dyn DynService>>,
+    pub(crate) service: Box<dyn DynService>,
     pub(crate) outcome: Outcome,
 }
 
@@ -179,7 +189,7 @@ pub(crate) trait DynService: Send + 'static {
         self: Box<Self>,
         id: u64,
         ctx: Context,
-        exits: UnboundedSender<Exit>,
+        exits: UnboundedSender<FromChild>,
         span: Span,
     ) -> AbortHandle;
 }
@@ -199,7 +209,7 @@ impl<S: Service> DynService for Holder<S> {
         self: Box<Self>,
         id: u64,
         ctx: Context,
-        exits: UnboundedSender<Exit>,
+        exits: UnboundedSender<FromChild>,
         span: Span,
     ) -> AbortHandle {
         // Monomorphic per service type, so the serve future lives inline in the task: one
@@ -245,7 +255,7 @@ impl<S: Service> DynService for Holder<S> {
 /// thousands of idle children are common).
 struct ExitGuard<S: Service> {
     id: u64,
-    exits: UnboundedSender<Exit>,
+    exits: UnboundedSender<FromChild>,
     service: Option<Box<Holder<S>>>,
 }
 
@@ -253,11 +263,11 @@ impl<S: Service> ExitGuard<S> {
     fn send(&mut self, outcome: Outcome) {
         if let Some(service) = self.service.take() {
             // The supervisor may be gone (aborted itself); the service is then dropped here.
-            let _ = self.exits.send(Exit {
+            let _ = self.exits.send(FromChild::Ended(Exit {
                 id: self.id,
-                service: Some(service),
+                service,
                 outcome,
-            });
+            }));
         }
     }
 }

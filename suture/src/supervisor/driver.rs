@@ -4,12 +4,15 @@
 //! Everything it waits on is a channel, a token or one armed timer: an idle tree makes no
 //! wake-ups.
 
-use std::pin::pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::Supervisor;
 use super::handle::{Command, Lifecycle};
@@ -20,7 +23,7 @@ use crate::error::{IntensityExceeded, ServiceError, ServiceResult, SupervisorErr
 use crate::event::EventSink;
 use crate::health::Health;
 use crate::panic;
-use crate::service::{DynService, Exit};
+use crate::service::{DynService, Exit, FromChild};
 
 pub(super) async fn serve(
     sup: &mut Supervisor,
@@ -69,9 +72,8 @@ struct Driver<'a> {
 struct Spawner<'a> {
     parent: &'a Context,
     sink: Arc<EventSink>,
-    exits: &'a mpsc::UnboundedSender<Exit>,
-    ready: &'a mpsc::UnboundedSender<(u64, u64)>,
-    health: &'a mpsc::UnboundedSender<u64>,
+    /// Where the runs report (see [`FromChild`]).
+    to_parent: &'a mpsc::UnboundedSender<FromChild>,
 }
 
 impl Spawn for Spawner<'_> {
@@ -93,18 +95,18 @@ impl Spawn for Spawner<'_> {
             path = %path,
             incarnation = runs,
         );
-        let ready = ready_gated.then(|| ReadySignal::for_child(self.ready.clone(), id, runs));
+        let ready = ready_gated.then(|| ReadySignal::for_child(self.to_parent.clone(), id, runs));
         // Boxed: only a child supervisor has one, and every context is held in its task.
         let health = nested.then(|| {
             Box::new(HealthLink {
-                parent: self.health.clone(),
+                parent: self.to_parent.clone(),
                 child: id,
             })
         });
         let ctx = self
             .parent
             .child(token, path, ready, Some(self.sink.clone()), health);
-        Some(service.spawn(id, ctx, self.exits.clone(), span))
+        Some(service.spawn(id, ctx, self.to_parent.clone(), span))
     }
 }
 
@@ -115,28 +117,31 @@ impl Driver<'_> {
             shared,
             commands,
             machine,
-            exits: (exit_tx, exit_rx),
-            ready: (ready_tx, ready_rx),
-            health: (health_tx, health_rx),
+            from_children: (to_parent, from_children),
         } = &mut *self.sup;
         let mut spawner = Spawner {
             parent: &self.ctx,
             sink,
-            exits: exit_tx,
-            ready: ready_tx,
-            health: health_tx,
+            to_parent,
         };
         let now = Instant::now();
-        // Runs aborted with a previous serve hand their services back here.
-        while let Ok(exit) = exit_rx.try_recv() {
-            if let Some(service) = exit.service {
-                machine.on_exit(exit.id, service, exit.outcome, now, &mut spawner);
+        // Runs aborted with a previous serve hand their services back here; what else they
+        // said belongs to that serve.
+        while let Ok(message) = from_children.try_recv() {
+            if let FromChild::Ended(Exit {
+                id,
+                service,
+                outcome,
+            }) = message
+            {
+                machine.on_exit(id, service, outcome, now, &mut spawner);
             }
         }
         take_commands_while_idle(commands, machine, shared);
         machine.begin(report, now, &mut spawner);
         // One registration with the token for the whole loop, not one per event.
         let mut cancelled = pin!(self.ctx.token.clone().cancelled_owned());
+        let mut registered: Option<Waker> = None;
         // One timer for the whole loop, moved only when the next deadline moves.
         let mut timer = pin!(sleep_until(now));
         let mut armed = None;
@@ -170,30 +175,28 @@ impl Driver<'_> {
             let stopping = machine.is_stopping();
             tokio::select! {
                 biased;
-                _ = cancelled.as_mut(), if !stopping => machine.on_cancel(Instant::now()),
-                Some(exit) = exit_rx.recv() => {
+                () = poll_fn(|cx| poll_cancelled(&self.ctx.token, cancelled.as_mut(), &mut registered, cx)),
+                    if !stopping => machine.on_cancel(Instant::now()),
+                Some(message) = from_children.recv() => {
                     let now = Instant::now();
-                    // Take every end already queued before waiting again: a large pool
-                    // stopping at once sends thousands.
-                    let mut next = Some(exit);
-                    while let Some(exit) = next {
-                        if let Some(service) = exit.service {
-                            machine.on_exit(exit.id, service, exit.outcome, now, &mut spawner);
+                    // Take everything already queued before waiting again: a large pool
+                    // stopping at once sends thousands of ends.
+                    let mut next = Some(message);
+                    while let Some(message) = next {
+                        match message {
+                            FromChild::Ended(Exit { id, service, outcome }) => {
+                                machine.on_exit(id, service, outcome, now, &mut spawner);
+                            }
+                            FromChild::Ready { id, run } => {
+                                machine.on_ready(id, run, now, &mut spawner);
+                            }
+                            FromChild::HealthChanged(id) => machine.on_child_health(id),
                         }
                         next = if self.ctx.is_cancelled() && !machine.is_stopping() {
                             None // cancellation first, as the biased select would
                         } else {
-                            exit_rx.try_recv().ok()
+                            from_children.try_recv().ok()
                         };
-                    }
-                }
-                Some((id, runs)) = ready_rx.recv() => {
-                    machine.on_ready(id, runs, Instant::now(), &mut spawner);
-                }
-                Some(id) = health_rx.recv() => {
-                    machine.on_child_health(id);
-                    while let Ok(id) = health_rx.try_recv() {
-                        machine.on_child_health(id);
                     }
                 }
                 Some(command) = commands.recv() => {
@@ -296,6 +299,31 @@ impl Drop for Driver<'_> {
             *lifecycle = Lifecycle::Idle;
         }
     }
+}
+
+/// Polls the serve's cancellation, re-registering with the token only when the loop's waker
+/// changed: a registration takes the token's lock, and a crash loop wakes the loop twice
+/// per restart. Between registrations, the token's flag says whether it fired.
+fn poll_cancelled(
+    token: &CancellationToken,
+    wait: Pin<&mut WaitForCancellationFutureOwned>,
+    registered: &mut Option<Waker>,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<()> {
+    if token.is_cancelled() {
+        return Poll::Ready(());
+    }
+    if registered
+        .as_ref()
+        .is_some_and(|waker| waker.will_wake(cx.waker()))
+    {
+        return Poll::Pending;
+    }
+    let poll = wait.poll(cx);
+    if poll.is_pending() {
+        *registered = Some(cx.waker().clone());
+    }
+    poll
 }
 
 /// Takes the children added while the loop was not running, and refuses the rest.

@@ -39,7 +39,7 @@ use crate::context::Context;
 use crate::error::{ServiceResult, SupervisorError};
 use crate::event::EventSink;
 use crate::health::Health;
-use crate::service::{Exit, Service};
+use crate::service::{FromChild, Service};
 use crate::spec::{ChildSpec, Shutdown};
 use crate::tree::ChildToken;
 use children::{Child, dispose};
@@ -75,17 +75,14 @@ pub struct Supervisor {
     shared: Arc<Shared>,
     commands: mpsc::UnboundedReceiver<Command>,
     machine: Machine,
-    /// Every run reports its end here, handing its service back. Kept with the value, not
-    /// the serve: a run aborted with its serve hands its service back for the next one.
-    exits: (mpsc::UnboundedSender<Exit>, mpsc::UnboundedReceiver<Exit>),
-    /// Ready-gated runs say they are ready here: (child, run number).
-    ready: (ReadySender, mpsc::UnboundedReceiver<(u64, u64)>),
-    /// Child supervisors say here (with their id) that their health changed.
-    health: (mpsc::UnboundedSender<u64>, mpsc::UnboundedReceiver<u64>),
+    /// Every run reports here its end (handing its service back), its readiness, and for a
+    /// child supervisor its health. Kept with the value, not the serve: a run aborted with its
+    /// serve hands its service back for the next one.
+    from_children: (
+        mpsc::UnboundedSender<FromChild>,
+        mpsc::UnboundedReceiver<FromChild>,
+    ),
 }
-
-/// Where a ready-gated run says it is ready: (child, run number).
-pub(crate) type ReadySender = mpsc::UnboundedSender<(u64, u64)>;
 
 static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(1);
 
@@ -261,9 +258,7 @@ impl Supervisor {
             machine: Machine::new(shared.clone(), report),
             shared,
             commands: rx,
-            exits: mpsc::unbounded_channel(),
-            ready: mpsc::unbounded_channel(),
-            health: mpsc::unbounded_channel(),
+            from_children: mpsc::unbounded_channel(),
         }
     }
 }
