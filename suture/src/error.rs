@@ -71,7 +71,7 @@ enum Kind {
 
 /// One of the two outcomes that ask the supervisor for more than a restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Special {
+pub(crate) enum Special {
     DoNotRestart,
     TerminateTree,
 }
@@ -188,7 +188,7 @@ impl ServiceError {
     }
 
     /// The special outcome this is, directly or wrapped.
-    fn special(&self) -> Option<Special> {
+    pub(crate) fn special(&self) -> Option<Special> {
         match &self.kind {
             Kind::DoNotRestart => Some(Special::DoNotRestart),
             Kind::TerminateTree => Some(Special::TerminateTree),

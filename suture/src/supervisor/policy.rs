@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::error::ServiceError;
+use crate::error::{ServiceError, Special};
 use crate::panic::PanicReport;
 use crate::service::Outcome;
 use crate::spec::{Restart, Strategy};
@@ -22,9 +22,12 @@ impl OutcomeKind {
     pub(crate) fn of(outcome: Outcome) -> OutcomeKind {
         match outcome {
             Outcome::Returned(Ok(())) => OutcomeKind::Normal,
-            Outcome::Returned(Err(e)) if e.is_do_not_restart() => OutcomeKind::DoNotRestart,
-            Outcome::Returned(Err(e)) if e.is_terminate_tree() => OutcomeKind::TerminateTree,
-            Outcome::Returned(Err(e)) => OutcomeKind::Failed(Arc::new(e)),
+            // One walk down the error's sources, not one per special outcome.
+            Outcome::Returned(Err(e)) => match e.special() {
+                Some(Special::DoNotRestart) => OutcomeKind::DoNotRestart,
+                Some(Special::TerminateTree) => OutcomeKind::TerminateTree,
+                None => OutcomeKind::Failed(Arc::new(e)),
+            },
             Outcome::Panicked(report) => OutcomeKind::Panicked(report),
             Outcome::Aborted => OutcomeKind::Failed(Arc::new(ServiceError::msg(
                 "the service's task was aborted",
