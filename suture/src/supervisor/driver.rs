@@ -332,6 +332,8 @@ fn take_commands_while_idle(
     machine: &mut super::machine::Machine,
     shared: &super::handle::Shared,
 ) {
+    // Nearly all of them are additions: the store grows once for them, not by doubling.
+    machine.children.reserve(commands.len());
     while let Ok(command) = commands.try_recv() {
         match command {
             Command::Add { id, child } => machine.adopt(id, child),

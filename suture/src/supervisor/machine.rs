@@ -244,6 +244,7 @@ impl Machine {
         self.started = false;
         self.published = None;
         self.stops = StopTally::default();
+        self.queue.reserve(self.children.len());
         // One pass: with a large pool, each pass over the children is a cache miss each.
         for (id, child) in self.children.iter_mut() {
             child.path = None;
@@ -1110,7 +1111,7 @@ impl Machine {
         self.to_stop.clear();
         // One pass over the children (a pool may hold a million): the idle ones are marked
         // stopped and, when stopping concurrently, the live ones told to stop right there.
-        let mut live = Vec::new();
+        let mut live = Vec::with_capacity(self.children.len());
         for (id, child) in self.children.iter_mut() {
             if child.run.is_none() {
                 self.unwell.set(child, ChildState::Stopped);

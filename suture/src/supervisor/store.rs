@@ -43,6 +43,11 @@ impl Store {
         self.slots[at].child.as_mut()
     }
 
+    /// Makes room for `more` children at once.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.slots.reserve(more);
+    }
+
     /// Adds a child; ids normally arrive in order, and then this is a push.
     pub(crate) fn insert(&mut self, id: u64, child: Child) {
         let slot = Slot {
