@@ -42,9 +42,10 @@ use crate::health::Health;
 use crate::service::{FromChild, Service};
 use crate::spec::{ChildSpec, Shutdown};
 use crate::tree::ChildToken;
-use children::{Child, dispose};
+use children::dispose;
 use machine::Machine;
 use report::Reporter;
+use store::Store;
 
 /// A supervisor: runs its children, restarts them by its policy, and stops them in order.
 ///
@@ -87,9 +88,10 @@ pub struct Supervisor {
 static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    /// Children of supervisors being dropped on this thread, dropped one by one by the
-    /// outermost drop: a deep chain of nested supervisors drops in a loop, not a recursion.
-    static DROPPING: RefCell<Option<Vec<Child>>> = const { RefCell::new(None) };
+    /// The children of supervisors being dropped on this thread (with their supervisor's
+    /// name), dropped by the outermost drop: a deep chain of nested supervisors drops in a
+    /// loop, not a recursion.
+    static DROPPING: RefCell<Option<Vec<(Arc<str>, Store)>>> = const { RefCell::new(None) };
 }
 
 impl Supervisor {
@@ -267,24 +269,30 @@ impl Drop for Supervisor {
     fn drop(&mut self) {
         *self.shared.lifecycle() = Lifecycle::Finished;
         let children = std::mem::take(&mut self.machine.children);
+        let name = self.shared.name.clone();
         let outermost = DROPPING.with_borrow_mut(|queue| match queue {
+            // Handed over whole: the outermost drop takes it in turn.
             Some(queue) => {
-                queue.extend(children.into_children());
+                queue.push((name, children));
                 false
             }
             None => {
-                *queue = Some(children.into_children().collect());
+                *queue = Some(vec![(name, children)]);
                 true
             }
         });
         if !outermost {
             return;
         }
-        // Each child is dropped on its own, with panics caught: one panicking `Drop` must
-        // neither take the others with it nor, panicking again, abort the process.
-        while let Some(child) = DROPPING.with_borrow_mut(|q| q.as_mut().and_then(Vec::pop)) {
-            if let Some(report) = dispose(child) {
-                tracing::error!(target: "suture", supervisor = %self.shared.name, panic = %report.message, "a child panicked while being dropped");
+        while let Some((supervisor, children)) =
+            DROPPING.with_borrow_mut(|queue| queue.as_mut().and_then(Vec::pop))
+        {
+            // Each child is dropped on its own, with panics caught: one panicking `Drop` must
+            // neither take the others with it nor, panicking again, abort the process.
+            for child in children.into_children() {
+                if let Some(report) = dispose(child) {
+                    tracing::error!(target: "suture", supervisor = %supervisor, panic = %report.message, "a child panicked while being dropped");
+                }
             }
         }
         DROPPING.with_borrow_mut(|queue| *queue = None);
