@@ -87,11 +87,14 @@ pub struct Supervisor {
 
 static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(1);
 
+/// The children of a dropped supervisor, with its name (for the report of a panicking `Drop`).
+type Orphans = (Arc<str>, Store);
+
 thread_local! {
     /// The children of supervisors being dropped on this thread (with their supervisor's
     /// name), dropped by the outermost drop: a deep chain of nested supervisors drops in a
     /// loop, not a recursion.
-    static DROPPING: RefCell<Option<Vec<(Arc<str>, Store)>>> = const { RefCell::new(None) };
+    static DROPPING: RefCell<Option<Vec<Orphans>>> = const { RefCell::new(None) };
 }
 
 impl Supervisor {
