@@ -131,7 +131,7 @@ pub(crate) enum AfterStop {
 
 /// Why a child last failed, kept as cheaply as possible until a snapshot formats it.
 pub(crate) enum LastError {
-    Failed(Arc<ServiceError>),
+    Failed(ServiceError),
     Panicked(Arc<str>),
 }
 

@@ -646,7 +646,7 @@ impl Machine {
             self.advance(now, spawn);
             return;
         }
-        self.apply_policy(id, OutcomeKind::of(outcome), now, spawn);
+        self.apply_policy(id, OutcomeKind::of(outcome), now);
     }
 
     /// Leaves a child stopped (forgotten if it asked never to run again).
@@ -658,18 +658,26 @@ impl Machine {
         }
     }
 
-    fn apply_policy(&mut self, id: u64, end: OutcomeKind, now: Instant, spawn: &mut impl Spawn) {
-        let Some(child) = self.children.get_mut(id) else {
+    fn apply_policy(&mut self, id: u64, end: OutcomeKind, now: Instant) {
+        let Some(end) = self.decide(id, end, now) else {
             return;
         };
-        match &end {
-            // Formatted only when a snapshot asks: a crash loop need not format every error.
-            OutcomeKind::Failed(e) => child.last_error = Some(LastError::Failed(e.clone())),
-            OutcomeKind::Panicked(r) => {
-                child.last_error = Some(LastError::Panicked(r.message.clone()))
-            }
-            _ => {}
+        // Kept whole, moved rather than shared (a crash loop allocates nothing for it), and
+        // formatted only when a snapshot asks.
+        let last = match end {
+            OutcomeKind::Failed(error) => LastError::Failed(error),
+            OutcomeKind::Panicked(report) => LastError::Panicked(report.message),
+            _ => return,
+        };
+        if let Some(child) = self.children.get_mut(id) {
+            child.last_error = Some(last);
         }
+    }
+
+    /// Reports how a child ended and acts on it by its restart type and the strategy; gives
+    /// the outcome back, for the child to keep.
+    fn decide(&mut self, id: u64, end: OutcomeKind, now: Instant) -> Option<OutcomeKind> {
+        let child = self.children.get_mut(id)?;
         let name = child.name.clone();
         let (restart, significant) = (child.policy.restart, child.policy.significant);
         let end = match end {
@@ -677,20 +685,16 @@ impl Machine {
                 self.unwell.set(child, ChildState::Stopped);
                 self.report.tree_terminated(&name);
                 self.shutdown(StopReason::TerminateTree, now);
-                return;
+                return None;
             }
             OutcomeKind::Panicked(mut report) if self.shared.config.pass_through_panics => {
                 self.unwell.set(child, ChildState::Stopped);
                 let payload = std::mem::replace(&mut report.payload, Box::new(()));
                 let failures = self.intensity.failures();
-                self.report.ended(
-                    &name,
-                    &OutcomeKind::Panicked(report),
-                    Restarting::No,
-                    failures,
-                );
+                let end = OutcomeKind::Panicked(report);
+                self.report.ended(&name, &end, Restarting::No, failures);
                 self.shutdown(StopReason::Panic(payload), now);
-                return;
+                return Some(end);
             }
             end => end,
         };
@@ -713,7 +717,7 @@ impl Machine {
                 self.report.auto_shutdown(&name);
                 self.shutdown(StopReason::AutoShutdown, now);
             }
-            return;
+            return Some(end);
         }
         let (half_life, threshold) = (self.shared.config.half_life, self.shared.config.threshold);
         // Every restart counts toward intensity, whatever caused it.
@@ -723,7 +727,7 @@ impl Machine {
             self.report.ended(&name, &end, Restarting::No, failures);
             self.report.escalated(failures, threshold);
             self.shutdown(StopReason::Escalate { failures }, now);
-            return;
+            return Some(end);
         }
         if exceeded {
             self.arm_backoff(now);
@@ -734,13 +738,13 @@ impl Machine {
             Restarting::Now
         };
         self.report.ended(&name, &end, restarting, failures);
-        let _ = spawn;
         if self.shared.config.strategy == Strategy::OneForOne {
             // The common case, and a crash loop's: no group to gather.
             self.requeue(id);
-            return;
+        } else {
+            self.start_group(id, now);
         }
-        self.start_group(id, now);
+        Some(end)
     }
 
     /// Queues a child to restart: at once (first in line), or when the backoff ends.
@@ -991,7 +995,7 @@ impl Machine {
                 if self.is_stopping() {
                     self.rest(id, &outcome);
                 } else {
-                    self.apply_policy(id, OutcomeKind::Failed(Arc::new(error)), now, spawn);
+                    self.apply_policy(id, OutcomeKind::Failed(error), now);
                 }
             }
             AfterStop::Start if !self.is_stopping() && !outcome.is_do_not_restart() => {

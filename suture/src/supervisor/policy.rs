@@ -2,8 +2,6 @@
 //!
 //! Pure: no clock, no tasks. The machine asks, then acts.
 
-use std::sync::Arc;
-
 use crate::error::{ServiceError, Special};
 use crate::panic::PanicReport;
 use crate::service::Outcome;
@@ -12,7 +10,7 @@ use crate::spec::{Restart, Strategy};
 /// How a child's run ended, as the policy sees it.
 pub(crate) enum OutcomeKind {
     Normal,
-    Failed(Arc<ServiceError>),
+    Failed(ServiceError),
     Panicked(Box<PanicReport>),
     DoNotRestart,
     TerminateTree,
@@ -26,12 +24,12 @@ impl OutcomeKind {
             Outcome::Returned(Err(e)) => match e.special() {
                 Some(Special::DoNotRestart) => OutcomeKind::DoNotRestart,
                 Some(Special::TerminateTree) => OutcomeKind::TerminateTree,
-                None => OutcomeKind::Failed(Arc::new(e)),
+                None => OutcomeKind::Failed(e),
             },
             Outcome::Panicked(report) => OutcomeKind::Panicked(report),
-            Outcome::Aborted => OutcomeKind::Failed(Arc::new(ServiceError::msg(
-                "the service's task was aborted",
-            ))),
+            Outcome::Aborted => {
+                OutcomeKind::Failed(ServiceError::msg("the service's task was aborted"))
+            }
         }
     }
 }
@@ -74,7 +72,7 @@ mod tests {
     use super::*;
 
     fn failed() -> OutcomeKind {
-        OutcomeKind::Failed(Arc::new(ServiceError::msg("boom")))
+        OutcomeKind::Failed(ServiceError::msg("boom"))
     }
 
     #[test]
