@@ -1124,6 +1124,7 @@ impl Machine {
             }
         }
         if concurrent {
+            self.deadlines.expect(live.len());
             for id in live {
                 self.begin_stop(id, AfterStop::Rest, now);
             }

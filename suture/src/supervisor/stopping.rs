@@ -37,9 +37,17 @@ pub(crate) struct Deadlines {
     next_seq: u64,
     /// The newest entry: children armed at the same instant join it.
     newest: Option<Key>,
+    /// How many arms the next new entry should make room for (see `expect`).
+    expected: usize,
 }
 
 impl Deadlines {
+    /// Says that the next `count` arms will likely share an entry (children stopped
+    /// together), so that its member list is sized once rather than grown by doubling.
+    pub(crate) fn expect(&mut self, count: usize) {
+        self.expected = count;
+    }
+
     /// Arms a deadline for child `id` at `at`.
     pub(crate) fn arm(&mut self, id: u64, at: Instant) -> Key {
         if let Some(key) = self.newest
@@ -55,13 +63,9 @@ impl Deadlines {
             seq: self.next_seq,
         };
         self.next_seq += 1;
-        self.entries.insert(
-            key,
-            Entry {
-                ids: vec![id],
-                live: 1,
-            },
-        );
+        let mut ids = Vec::with_capacity(std::mem::take(&mut self.expected).max(1));
+        ids.push(id);
+        self.entries.insert(key, Entry { ids, live: 1 });
         self.newest = Some(key);
         key
     }
