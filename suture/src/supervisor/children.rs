@@ -22,10 +22,10 @@ pub(crate) struct Child {
     pub(crate) policy: ChildPolicy,
     /// Present while the child is not running; its task holds it otherwise.
     pub(crate) service: Option<Box<dyn DynService>>,
-    pub(crate) supervisor: Option<SupervisorHandle>,
+    /// What few children have, out of line: a pool of plain children stays small.
+    rare: Option<Box<Rare>>,
     /// How many runs have started, across serves (restarts = runs - 1).
     pub(crate) runs: u64,
-    pub(crate) last_error: Option<LastError>,
     pub(crate) state: ChildState,
     /// The path, computed at its first start in each serve.
     pub(crate) path: Option<Arc<str>>,
@@ -47,11 +47,15 @@ impl Child {
     pub(crate) fn new(name: Name, service: Box<dyn DynService>, spec: ChildSpec) -> Child {
         Child {
             name,
-            supervisor: service.supervisor_handle(),
+            rare: service.supervisor_handle().map(|handle| {
+                Box::new(Rare {
+                    supervisor: Some(handle),
+                    last_error: None,
+                })
+            }),
             service: Some(service),
             policy: spec.policy(),
             runs: 0,
-            last_error: None,
             state: ChildState::Stopped,
             path: None,
             run: None,
@@ -60,6 +64,20 @@ impl Child {
             held: false,
             counted: false,
         }
+    }
+
+    /// Its handle, when the child is itself a supervisor.
+    pub(crate) fn supervisor(&self) -> Option<&SupervisorHandle> {
+        self.rare.as_ref()?.supervisor.as_ref()
+    }
+
+    /// Why it last failed, if it ever did.
+    pub(crate) fn last_error(&self) -> Option<&LastError> {
+        self.rare.as_ref()?.last_error.as_ref()
+    }
+
+    pub(crate) fn set_last_error(&mut self, error: LastError) {
+        self.rare.get_or_insert_default().last_error = Some(error);
     }
 
     /// Whether its own state counts against its supervisor's health: anything but running,
@@ -95,6 +113,13 @@ impl Child {
             .and_then(|run| run.stop)
             .is_some_and(|stop| stop.then == AfterStop::Remove)
     }
+}
+
+/// What only some children have.
+#[derive(Default)]
+struct Rare {
+    supervisor: Option<SupervisorHandle>,
+    last_error: Option<LastError>,
 }
 
 /// The current run of a child.

@@ -341,7 +341,7 @@ impl Machine {
                 continue;
             }
             if !child.counted
-                && let Some(handle) = &child.supervisor
+                && let Some(handle) = child.supervisor()
             {
                 let below = handle.shared.health.borrow();
                 if !below.unhealthy().is_empty() {
@@ -370,8 +370,7 @@ impl Machine {
         // A child being removed no longer counts.
         let sick = child.is_live()
             && child
-                .supervisor
-                .as_ref()
+                .supervisor()
                 .is_some_and(|handle| !handle.shared.is_healthy());
         if sick {
             self.unwell.nested.insert(id);
@@ -595,7 +594,7 @@ impl Machine {
             token: token.clone(),
             path,
             ready_gated: ready.is_some(),
-            nested: child.supervisor.is_some(),
+            nested: child.supervisor().is_some(),
         };
         let task = spawn.spawn(launch, service);
         let deadline = ready
@@ -670,7 +669,7 @@ impl Machine {
             _ => return,
         };
         if let Some(child) = self.children.get_mut(id) {
-            child.last_error = Some(last);
+            child.set_last_error(last);
         }
     }
 
@@ -884,7 +883,7 @@ impl Machine {
         if let Some(child) = self.children.remove(id) {
             self.shared.names().release(&child.name);
             self.unwell.forget(id, &child);
-            if let Some(handle) = &child.supervisor {
+            if let Some(handle) = child.supervisor() {
                 handle.mark_finished();
             }
             let name = child.name.clone();
@@ -1084,7 +1083,7 @@ impl Machine {
         if let Some(child) = self.children.remove(id) {
             self.shared.names().release(&child.name);
             self.unwell.forget(id, &child);
-            if let Some(handle) = &child.supervisor {
+            if let Some(handle) = child.supervisor() {
                 handle.mark_finished();
             }
         }
@@ -1169,7 +1168,7 @@ impl Machine {
         let Some(child) = self.children.get(id).filter(|c| !c.is_removed()) else {
             return Err(self.unknown_child());
         };
-        if let Some(handle) = &child.supervisor {
+        if let Some(handle) = child.supervisor() {
             handle.mark_finished();
         }
         if self.waiting == Some(id) {
@@ -1294,7 +1293,7 @@ impl Machine {
                 name: c.name.to_string(),
                 path: join_path(&self.report.path, &c.name).to_string(),
                 state: c.state,
-                health: match &c.supervisor {
+                health: match c.supervisor() {
                     Some(handle)
                         if matches!(c.state, ChildState::Running | ChildState::Stopped) =>
                     {
@@ -1304,12 +1303,12 @@ impl Machine {
                 },
                 restart: c.policy.restart,
                 restarts: c.restarts(),
-                last_error: c.last_error.as_ref().map(LastError::text),
+                last_error: c.last_error().map(LastError::text),
                 uptime: c
                     .run
                     .as_ref()
                     .map(|r| now.saturating_duration_since(r.since)),
-                supervisor: c.supervisor.clone(),
+                supervisor: c.supervisor().cloned(),
             })
             .collect()
     }
@@ -1318,7 +1317,7 @@ impl Machine {
     /// are supervisors kept their own tally).
     pub(crate) fn stop_tally(&self) -> StopTally {
         let mut tally = self.stops;
-        for handle in self.children.values().filter_map(|c| c.supervisor.as_ref()) {
+        for handle in self.children.values().filter_map(Child::supervisor) {
             tally += *handle.shared.stops();
         }
         tally
@@ -1328,7 +1327,7 @@ impl Machine {
     pub(crate) fn nested_unstopped(&self) -> Vec<UnstoppedService> {
         self.children
             .values()
-            .filter_map(|c| c.supervisor.as_ref())
+            .filter_map(Child::supervisor)
             .flat_map(|handle| handle.unstopped_services())
             .collect()
     }
@@ -1489,8 +1488,7 @@ mod tests {
             .children
             .get(0)
             .unwrap()
-            .last_error
-            .as_ref()
+            .last_error()
             .unwrap()
             .text();
         assert!(last.contains("ready"), "{last}");
