@@ -2,6 +2,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -13,13 +14,15 @@ use super::stopping::Key;
 use crate::error::ServiceError;
 use crate::panic::{self, PanicReport};
 use crate::service::DynService;
-use crate::spec::{ChildPolicy, ChildSpec};
+use crate::spec::{ChildPolicy, ChildSpec, Restart, Shutdown};
 use crate::tree::ChildState;
 
 /// One child, as its supervisor's value keeps it.
 pub(crate) struct Child {
     pub(crate) name: Name,
-    pub(crate) policy: ChildPolicy,
+    pub(crate) restart: Restart,
+    /// Its end may shut its supervisor down (see `AutoShutdown`).
+    pub(crate) significant: bool,
     /// Present while the child is not running; its task holds it otherwise.
     pub(crate) service: Option<Box<dyn DynService>>,
     /// What few children have, out of line: a pool of plain children stays small.
@@ -45,16 +48,27 @@ pub(crate) struct Child {
 
 impl Child {
     pub(crate) fn new(name: Name, service: Box<dyn DynService>, spec: ChildSpec) -> Child {
+        let ChildPolicy {
+            restart,
+            shutdown,
+            ready,
+            significant,
+        } = spec.policy();
+        let supervisor = service.supervisor_handle();
+        let rare = (supervisor.is_some() || shutdown.is_some() || ready.is_some()).then(|| {
+            Box::new(Rare {
+                supervisor,
+                shutdown,
+                ready,
+                last_error: None,
+            })
+        });
         Child {
             name,
-            rare: service.supervisor_handle().map(|handle| {
-                Box::new(Rare {
-                    supervisor: Some(handle),
-                    last_error: None,
-                })
-            }),
+            rare,
             service: Some(service),
-            policy: spec.policy(),
+            restart,
+            significant,
             runs: 0,
             state: ChildState::Stopped,
             path: None,
@@ -69,6 +83,16 @@ impl Child {
     /// Its handle, when the child is itself a supervisor.
     pub(crate) fn supervisor(&self) -> Option<&SupervisorHandle> {
         self.rare.as_ref()?.supervisor.as_ref()
+    }
+
+    /// Its own stop budget, if it has one (else its supervisor's).
+    pub(crate) fn shutdown(&self) -> Option<Shutdown> {
+        self.rare.as_ref()?.shutdown
+    }
+
+    /// How long it has to say it is ready, if it is ready-gated.
+    pub(crate) fn ready(&self) -> Option<Duration> {
+        self.rare.as_ref()?.ready
     }
 
     /// Why it last failed, if it ever did.
@@ -119,6 +143,8 @@ impl Child {
 #[derive(Default)]
 struct Rare {
     supervisor: Option<SupervisorHandle>,
+    shutdown: Option<Shutdown>,
+    ready: Option<Duration>,
     last_error: Option<LastError>,
 }
 

@@ -587,7 +587,7 @@ impl Machine {
             .clone();
         let token = child.spare_token.take().unwrap_or_default();
         child.runs += 1;
-        let ready = child.policy.ready;
+        let ready = child.ready();
         let launch = Launch {
             id,
             runs: child.runs,
@@ -678,7 +678,7 @@ impl Machine {
     fn decide(&mut self, id: u64, end: OutcomeKind, now: Instant) -> Option<OutcomeKind> {
         let child = self.children.get_mut(id)?;
         let name = child.name.clone();
-        let (restart, significant) = (child.policy.restart, child.policy.significant);
+        let (restart, significant) = (child.restart, child.significant);
         let end = match end {
             OutcomeKind::TerminateTree => {
                 self.unwell.set(child, ChildState::Stopped);
@@ -808,7 +808,7 @@ impl Machine {
             if child.held || child.run.is_some() {
                 continue;
             }
-            if child.policy.restart == Restart::Temporary {
+            if child.restart == Restart::Temporary {
                 self.forget(id);
                 continue;
             }
@@ -871,7 +871,7 @@ impl Machine {
             AutoShutdown::AllSignificant => !self
                 .children
                 .values()
-                .any(|c| c.policy.significant && c.state != ChildState::Stopped),
+                .any(|c| c.significant && c.state != ChildState::Stopped),
         }
     }
 
@@ -912,8 +912,7 @@ impl Machine {
             return;
         };
         let budget = child
-            .policy
-            .shutdown
+            .shutdown()
             .unwrap_or(Shutdown::Timeout(config.shutdown));
         let Some(run) = child.run.as_mut() else {
             return;
@@ -984,7 +983,7 @@ impl Machine {
                 let timeout = self
                     .children
                     .get(id)
-                    .and_then(|c| c.policy.ready)
+                    .and_then(Child::ready)
                     .unwrap_or_default();
                 let error = ServiceError::new(NotReady(timeout));
                 self.waiters.notify(id, &Ok(()));
@@ -1301,7 +1300,7 @@ impl Machine {
                     }
                     _ => Health::of_state(c.state),
                 },
-                restart: c.policy.restart,
+                restart: c.restart,
                 restarts: c.restarts(),
                 last_error: c.last_error().map(LastError::text),
                 uptime: c
