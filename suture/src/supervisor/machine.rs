@@ -436,21 +436,31 @@ impl Machine {
             self.dispose_service(None, service);
             return;
         };
-        let Some(run) = child.run.take() else {
+        let Some(Run {
+            token,
+            task,
+            deadline,
+            stop,
+            ..
+        }) = child.run.take()
+        else {
             self.dispose_service(Some(id), service);
             return;
         };
-        if let Some(key) = run.deadline {
+        // The last handle on the finished task: freed before a restart spawns the next, so
+        // that the allocator can hand the same memory straight back.
+        drop(task);
+        if let Some(key) = deadline {
             self.deadlines.disarm(key);
         }
         // A child has one service: there is never an old one to drop here.
         child.service = Some(service);
-        match run.stop {
+        match stop {
             Some(stop) => self.stopped(id, stop, outcome, now, spawn),
             None => {
                 // It ended by itself, not told to stop: its token can serve the next run.
-                if !run.token.is_cancelled() {
-                    child.spare_token = Some(run.token);
+                if !token.is_cancelled() {
+                    child.spare_token = Some(token);
                 }
                 self.ended(id, outcome, now, spawn);
             }
@@ -569,6 +579,8 @@ impl Machine {
         {
             self.phase = Phase::Running;
             self.started = true;
+            // Sized for every child at the serve's start; a restart queues one or a few.
+            self.queue.shrink_to(16);
         }
     }
 
