@@ -1,9 +1,12 @@
 //! A supervisor never dies of a child, and loses none: the defects an adversarial review found.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use suture::testing::{EventRecorder, Running, Scripted, Step};
 use suture::{
     ChildSpec, ChildState, Context, EventKind, Service, ServiceResult, Shutdown, Strategy,
-    Supervisor,
+    Supervisor, SupervisorError,
 };
 use suture_tests::SECOND;
 
@@ -78,6 +81,46 @@ impl Service for DropBomb {
         ctx.cancelled().await;
         Ok(())
     }
+}
+
+/// Counts its drops.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Service for Counted {
+    async fn serve(&mut self, ctx: Context) -> ServiceResult {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// Dropped without ever being served, a supervisor drops every child it was given (they wait
+/// aside for a first serve), even past one whose `Drop` panics; its handle then refuses new
+/// children rather than keeping them nowhere.
+#[test]
+fn an_unserved_supervisor_drops_all_its_children_past_a_panicking_drop() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let sup = Supervisor::builder("idle").build().unwrap();
+    sup.add(Counted(dropped.clone())).unwrap();
+    sup.add(DropBomb).unwrap();
+    sup.add(Counted(dropped.clone())).unwrap();
+    let handle = sup.handle();
+    drop(sup);
+    assert_eq!(dropped.load(Ordering::SeqCst), 2);
+    assert!(matches!(
+        handle.add(Counted(dropped.clone())),
+        Err(SupervisorError::Finished { .. })
+    ));
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        3,
+        "the refused child is dropped"
+    );
 }
 
 #[tokio::test(start_paused = true)]

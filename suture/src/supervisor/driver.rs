@@ -39,6 +39,9 @@ pub(super) async fn serve(
             }));
         }
         *lifecycle = Lifecycle::Running;
+        // From here on, children added come as commands: the ones added while idle are
+        // taken now, under the same lock, all at once.
+        sup.machine.adopt(std::mem::take(&mut *shared.pending()));
     }
     shared.unstopped().clear();
     panic::install_hook();
@@ -336,7 +339,7 @@ fn take_commands_while_idle(
     machine.children.reserve(commands.len());
     while let Ok(command) = commands.try_recv() {
         match command {
-            Command::Add { id, child } => machine.adopt(id, child),
+            Command::Add { id, child } => machine.add(id, child),
             Command::Remove { reply, .. } | Command::Control { reply, .. } => {
                 let _ = reply.send(Err(shared.refusal()));
             }

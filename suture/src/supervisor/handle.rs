@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::builder::Config;
 use super::children::Child;
 use super::names::{Name, Names};
+use super::store::Store;
 use crate::error::SupervisorError;
 use crate::health::Health;
 use crate::service::{self, Service};
@@ -56,6 +57,10 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) next_child: AtomicU64,
     pub(crate) lifecycle: Mutex<Lifecycle>,
+    /// Children added while the supervisor is idle, taken whole by its next serve: a pool
+    /// filled before its first serve costs no message per child. Locked only under
+    /// `lifecycle`, which decides between this and `commands`.
+    pub(crate) pending: Mutex<Store>,
     pub(crate) commands: mpsc::UnboundedSender<Command>,
     pub(crate) unstopped: Mutex<Vec<UnstoppedService>>,
     /// The children's names, unique among them.
@@ -163,6 +168,10 @@ impl Shared {
     pub(crate) fn lifecycle(&self) -> MutexGuard<'_, Lifecycle> {
         // The lock is never held across user code, so poisoning cannot leave it inconsistent.
         self.lifecycle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn pending(&self) -> MutexGuard<'_, Store> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn unstopped(&self) -> MutexGuard<'_, Vec<UnstoppedService>> {
@@ -425,9 +434,14 @@ impl SupervisorHandle {
         };
         let child = Child::new(name.clone(), service::boxed(service), spec);
         let id = self.shared.next_child.fetch_add(1, Ordering::Relaxed);
+        if matches!(*lifecycle, Lifecycle::Idle) {
+            self.shared.pending().insert(id, child);
+            drop(lifecycle);
+            return Ok((self.shared.token(id), name));
+        }
         let command = Command::Add { id, child };
-        // The receiver lives in the supervisor's value, so the child is kept even when the
-        // loop is not running; a failed send means the value itself was dropped.
+        // The receiver lives in the supervisor's value; a failed send means the value itself
+        // was dropped.
         if self.shared.commands.send(command).is_err() {
             self.shared.names().release(&name);
             return Err(SupervisorError::Finished {

@@ -260,8 +260,24 @@ impl Machine {
         self.pump(now, spawn);
     }
 
-    /// Takes a child added while the supervisor was not serving (it starts with the serve).
-    pub(crate) fn adopt(&mut self, id: u64, child: Child) {
+    /// Takes the children added while the supervisor was idle: kept as they are when there
+    /// are no others (a pool filled before its first serve is not copied).
+    pub(crate) fn adopt(&mut self, added: Store) {
+        for child in added.values() {
+            self.unwell.add(child);
+        }
+        if self.children.is_empty() {
+            self.children = added;
+        } else {
+            self.children.reserve(added.len());
+            for (id, child) in added.into_entries() {
+                self.children.insert(id, child);
+            }
+        }
+    }
+
+    /// Takes a child added by a command (it starts with the serve, or at once if serving).
+    pub(crate) fn add(&mut self, id: u64, child: Child) {
         self.unwell.add(&child);
         self.children.insert(id, child);
     }

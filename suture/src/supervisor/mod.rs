@@ -252,6 +252,7 @@ impl Supervisor {
             config,
             next_child: AtomicU64::new(0),
             lifecycle: Mutex::new(Lifecycle::Idle),
+            pending: Mutex::default(),
             commands: tx,
             unstopped: Mutex::new(Vec::new()),
             names: Mutex::default(),
@@ -270,19 +271,22 @@ impl Supervisor {
 
 impl Drop for Supervisor {
     fn drop(&mut self) {
-        *self.shared.lifecycle() = Lifecycle::Finished;
+        let pending = {
+            let mut lifecycle = self.shared.lifecycle();
+            *lifecycle = Lifecycle::Finished;
+            std::mem::take(&mut *self.shared.pending())
+        };
         let children = std::mem::take(&mut self.machine.children);
         let name = self.shared.name.clone();
-        let outermost = DROPPING.with_borrow_mut(|queue| match queue {
-            // Handed over whole: the outermost drop takes it in turn.
-            Some(queue) => {
-                queue.push((name, children));
-                false
+        let outermost = DROPPING.with_borrow_mut(|queue| {
+            let outermost = queue.is_none();
+            // Handed over whole: the outermost drop takes them in turn.
+            let queue = queue.get_or_insert_default();
+            if !pending.is_empty() {
+                queue.push((name.clone(), pending));
             }
-            None => {
-                *queue = Some(vec![(name, children)]);
-                true
-            }
+            queue.push((name, children));
+            outermost
         });
         if !outermost {
             return;

@@ -28,7 +28,6 @@ impl Store {
         self.slots.len() - self.holes
     }
 
-    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -101,6 +100,13 @@ impl Store {
 
     pub(crate) fn into_children(self) -> impl Iterator<Item = Child> {
         self.slots.into_iter().filter_map(|slot| slot.child)
+    }
+
+    /// The children with their ids, in start order.
+    pub(crate) fn into_entries(self) -> impl Iterator<Item = (u64, Child)> {
+        self.slots
+            .into_iter()
+            .filter_map(|slot| Some((slot.id, slot.child?)))
     }
 
     fn position(&self, id: u64) -> Option<usize> {
