@@ -329,14 +329,13 @@ fn poll_cancelled(
     poll
 }
 
-/// Takes the children added while the loop was not running, and refuses the rest.
+/// Takes what was sent before the loop began: children added since the serve took the idle
+/// ones, and requests, which are refused (they were made to a supervisor not running).
 fn take_commands_while_idle(
     commands: &mut mpsc::UnboundedReceiver<Command>,
     machine: &mut super::machine::Machine,
     shared: &super::handle::Shared,
 ) {
-    // Nearly all of them are additions: the store grows once for them, not by doubling.
-    machine.children.reserve(commands.len());
     while let Ok(command) = commands.try_recv() {
         match command {
             Command::Add { id, child } => machine.add(id, child),

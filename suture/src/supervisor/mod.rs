@@ -2,9 +2,10 @@
 //!
 //! The parts, one concept each: `builder` (settings, checked once), `handle` (the
 //! always-answering face, and what it shares with the value), `children` (what is kept of
-//! each child), `store` (the children, inline in start order), `names` (unique sibling names), `policy` and `intensity` (pure decisions),
-//! `stopping` (deadlines and waiters), `machine` (the synchronous state machine), `driver`
-//! (the one async loop that feeds it), `report` (events).
+//! each child), `store` (the children, inline in start order), `names` (unique sibling
+//! names), `policy` and `intensity` (pure decisions), `stopping` (deadlines and waiters),
+//! `machine` (the synchronous state machine), `driver` (the one async loop that feeds it),
+//! `report` (events).
 
 mod builder;
 mod children;

@@ -37,7 +37,6 @@ impl Name {
         }
     }
 
-    /// How long its text is, without building it.
     /// The name it was given, shared by its namesakes.
     pub(crate) fn base(&self) -> &str {
         &self.base
