@@ -1154,6 +1154,8 @@ impl Machine {
             for id in live {
                 self.begin_stop(id, AfterStop::Rest, now);
             }
+            // Children stopped without a deadline (an `Infinity` budget) used none of it.
+            self.deadlines.expect(0);
         } else {
             self.to_stop = live;
         }

@@ -130,6 +130,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_expected_group_sizes_its_entry_once_and_an_unused_hint_is_withdrawn() {
+        let now = Instant::now();
+        let mut deadlines = Deadlines::default();
+        deadlines.expect(100);
+        let key = deadlines.arm(1, now);
+        assert!(deadlines.entries[&key].ids.capacity() >= 100);
+        deadlines.expect(1_000_000);
+        deadlines.expect(0);
+        let later = deadlines.arm(2, now + Duration::from_secs(1));
+        assert!(deadlines.entries[&later].ids.capacity() < 100);
+    }
+
+    #[test]
     fn children_stopped_together_share_an_entry() {
         let now = Instant::now();
         let mut deadlines = Deadlines::default();
