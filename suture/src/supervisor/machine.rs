@@ -263,17 +263,17 @@ impl Machine {
     /// Takes the children added while the supervisor was idle: kept as they are when there
     /// are no others (a pool filled before its first serve is not copied).
     pub(crate) fn adopt(&mut self, added: Store) {
+        if !self.children.is_empty() {
+            self.children.reserve(added.len());
+            for (id, child) in added.into_entries() {
+                self.add(id, child);
+            }
+            return;
+        }
         for child in added.values() {
             self.unwell.add(child);
         }
-        if self.children.is_empty() {
-            self.children = added;
-        } else {
-            self.children.reserve(added.len());
-            for (id, child) in added.into_entries() {
-                self.children.insert(id, child);
-            }
-        }
+        self.children = added;
     }
 
     /// Takes a child added by a command (it starts with the serve, or at once if serving).
@@ -524,8 +524,7 @@ impl Machine {
     pub(crate) fn on_command(&mut self, command: Command, now: Instant, spawn: &mut impl Spawn) {
         match command {
             Command::Add { id, child } => {
-                self.unwell.add(&child);
-                self.children.insert(id, child);
+                self.add(id, child);
                 if !self.is_stopping() {
                     self.queue.push_back(id);
                 }
@@ -1087,7 +1086,7 @@ impl Machine {
         // Aborted and still running: it blocks a thread. Report it and let it go.
         let path = match &child.path {
             Some(path) => path.to_string(),
-            None => join_path(&self.report.path, &name).to_string(),
+            None => format!("{}/{name}", self.report.path),
         };
         self.stopping -= 1;
         if matches!(self.phase, Phase::Stopping(_)) {
@@ -1320,7 +1319,10 @@ impl Machine {
             .map(|(id, c)| ChildInfo {
                 token: self.shared.token(id),
                 name: c.name.to_string(),
-                path: join_path(&self.report.path, &c.name).to_string(),
+                path: match &c.path {
+                    Some(path) => path.to_string(),
+                    None => format!("{}/{}", self.report.path, c.name),
+                },
                 state: c.state,
                 health: match c.supervisor() {
                     Some(handle)

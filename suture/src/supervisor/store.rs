@@ -95,11 +95,11 @@ impl Store {
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &Child> {
-        self.slots.iter().filter_map(|slot| slot.child.as_ref())
+        self.iter().map(|(_, child)| child)
     }
 
     pub(crate) fn into_children(self) -> impl Iterator<Item = Child> {
-        self.slots.into_iter().filter_map(|slot| slot.child)
+        self.into_entries().map(|(_, child)| child)
     }
 
     /// The children with their ids, in start order.
