@@ -150,7 +150,9 @@ struct Rare {
 
 /// The current run of a child.
 pub(crate) struct Run {
-    pub(crate) token: CancellationToken,
+    /// Dropped once it is cancelled: the run's context then holds the last handle, and the
+    /// child's task frees it, not the supervisor.
+    pub(crate) token: Option<CancellationToken>,
     /// Only to abort: the task's end comes back on the exit channel. `None` in unit tests.
     pub(crate) task: Option<AbortHandle>,
     pub(crate) since: Instant,

@@ -416,7 +416,9 @@ impl Machine {
             if let Some(task) = &run.task {
                 task.abort();
             }
-            run.token.cancel();
+            if let Some(token) = run.token.take() {
+                token.cancel();
+            }
             if let Some(stop) = run.stop.as_mut() {
                 stop.aborted = true;
                 continue;
@@ -475,7 +477,7 @@ impl Machine {
             Some(stop) => self.stopped(id, stop, outcome, now, spawn),
             None => {
                 // It ended by itself, not told to stop: its token can serve the next run.
-                if !token.is_cancelled() {
+                if let Some(token) = token.filter(|token| !token.is_cancelled()) {
                     child.spare_token = Some(token);
                 }
                 self.ended(id, outcome, now, spawn);
@@ -628,7 +630,7 @@ impl Machine {
             .and_then(|timeout| stopping::deadline(now, timeout))
             .map(|at| self.deadlines.arm(id, at));
         child.run = Some(Run {
-            token,
+            token: Some(token),
             task,
             since: now,
             deadline,
@@ -950,7 +952,14 @@ impl Machine {
             }
             return;
         }
-        run.token.cancel();
+        if let Some(token) = run.token.take() {
+            token.cancel();
+        }
+        if then == AfterStop::Rest && matches!(self.phase, Phase::Stopping(_)) {
+            // Its path is made again at the next serve's first start: dropped here, the
+            // run's context holds the last handle, and the child's task frees it.
+            child.path = None;
+        }
         if let Some(key) = run.deadline.take() {
             self.deadlines.disarm(key);
         }
