@@ -10,6 +10,7 @@ use tokio_util::sync::{
 
 use crate::event::EventSink;
 use crate::service::FromChild;
+use crate::supervisor::ChildPath;
 
 /// What a running service is given: the signal to stop, a way to say it is ready, and its
 /// path in the tree.
@@ -32,7 +33,7 @@ use crate::service::FromChild;
 #[derive(Clone)]
 pub struct Context {
     pub(crate) token: CancellationToken,
-    pub(crate) path: Arc<str>,
+    pub(crate) path: ChildPath,
     pub(crate) ready: Option<Arc<ReadySignal>>,
     pub(crate) events: Option<Arc<EventSink>>,
     /// For a child that is a supervisor: where to say its health changed.
@@ -69,7 +70,7 @@ impl Context {
     pub fn new(token: CancellationToken) -> Self {
         Context {
             token,
-            path: Arc::from(""),
+            path: ChildPath::root(),
             ready: None,
             events: None,
             health: None,
@@ -179,7 +180,7 @@ impl Context {
     /// assert_eq!(ctx.path(), ""); // a root context; a child's is e.g. "app/db"
     /// ```
     pub fn path(&self) -> &str {
-        &self.path
+        self.path.as_str()
     }
 
     /// The underlying cancellation token, e.g. to hand to code that takes one.
@@ -202,7 +203,7 @@ impl Context {
     pub(crate) fn child(
         &self,
         token: CancellationToken,
-        path: Arc<str>,
+        path: ChildPath,
         ready: Option<Arc<ReadySignal>>,
         events: Option<Arc<EventSink>>,
         health: Option<Box<HealthLink>>,

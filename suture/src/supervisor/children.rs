@@ -1,7 +1,8 @@
 //! A supervisor's children: what it keeps of each, across restarts and serves.
 
+use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
@@ -31,7 +32,7 @@ pub(crate) struct Child {
     pub(crate) runs: u64,
     pub(crate) state: ChildState,
     /// The path, computed at its first start in each serve.
-    pub(crate) path: Option<Arc<str>>,
+    pub(crate) path: Option<ChildPath>,
     /// The current run, while its task exists.
     pub(crate) run: Option<Run>,
     /// The token of the last run, if it ended without being cancelled: the next run reuses
@@ -117,6 +118,14 @@ impl Child {
         }
     }
 
+    /// Its path under `supervisor`: the one its runs were given in this serve, or made now.
+    pub(crate) fn path_in(&self, supervisor: &str) -> String {
+        match &self.path {
+            Some(path) => path.as_str().to_owned(),
+            None => format!("{supervisor}/{}", self.name),
+        }
+    }
+
     pub(crate) fn restarts(&self) -> u64 {
         self.runs.saturating_sub(1)
     }
@@ -197,30 +206,89 @@ impl LastError {
     }
 }
 
-/// `supervisor/name`, joined on the stack and copied once into its `Arc` (a pool builds one
-/// per child at start-up).
-pub(crate) fn join_path(supervisor: &str, name: &Name) -> Arc<str> {
-    let suffix = name.suffix();
-    let parts = [
-        supervisor.as_bytes(),
-        b"/",
-        name.base().as_bytes(),
-        suffix.as_bytes(),
-    ];
-    let len = parts.iter().map(|part| part.len()).sum();
-    let mut stack = [0u8; 128];
-    if let Some(out) = stack.get_mut(..len) {
-        let mut at = 0;
-        for part in parts {
-            out[at..at + part.len()].copy_from_slice(part);
-            at += part.len();
-        }
-        // Whole `str`s joined: always valid UTF-8.
-        if let Ok(path) = std::str::from_utf8(out) {
-            return Arc::from(path);
+/// A child's path, `supervisor/name`: a slice of a text shared by the children that started
+/// together. A pool's start-up writes all its paths into one buffer ([`Paths`]), so that a
+/// million children cost one allocation for their paths rather than a million, and their
+/// tasks have no string of their own to free.
+#[derive(Clone)]
+pub(crate) struct ChildPath {
+    text: Arc<OnceLock<String>>,
+    start: u32,
+    end: u32,
+}
+
+impl ChildPath {
+    /// The empty path, of a root context.
+    pub(crate) fn root() -> ChildPath {
+        ChildPath {
+            text: Arc::new(OnceLock::from(String::new())),
+            start: 0,
+            end: 0,
         }
     }
-    Arc::from(String::from_utf8_lossy(&parts.concat()))
+
+    /// One child's path, in a buffer of its own (a child added or started alone).
+    pub(crate) fn join(supervisor: &str, name: &Name) -> ChildPath {
+        Paths::default().push(supervisor, name)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        let text = self.text.get().map_or("", String::as_str);
+        text.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for ChildPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Writes paths into one shared buffer. The paths it hands out read as empty until it is
+/// dropped (which seals the buffer): drop it before any child starts.
+#[derive(Default)]
+pub(crate) struct Paths {
+    shared: Arc<OnceLock<String>>,
+    text: String,
+}
+
+impl Paths {
+    /// Room for `children` paths under `supervisor`, guessing their names short.
+    pub(crate) fn for_children(supervisor: &str, children: usize) -> Paths {
+        let mut paths = Paths::default();
+        paths
+            .text
+            .reserve(children.saturating_mul(supervisor.len() + 16));
+        paths
+    }
+
+    pub(crate) fn push(&mut self, supervisor: &str, name: &Name) -> ChildPath {
+        let suffix = name.suffix();
+        let parts = [supervisor, "/", name.base(), suffix.as_str()];
+        let len: usize = parts.iter().map(|part| part.len()).sum();
+        if u32::try_from(self.text.len() + len).is_err() {
+            // Offsets are kept small: past 4 GiB of paths, a new buffer begins.
+            *self = Paths::default();
+        }
+        let start = self.text.len();
+        for part in parts {
+            self.text.push_str(part);
+        }
+        ChildPath {
+            text: self.shared.clone(),
+            // Within `u32` (checked above), unless one path alone is longer: it then reads
+            // as empty rather than as another's.
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(self.text.len()).unwrap_or(0),
+        }
+    }
+}
+
+impl Drop for Paths {
+    fn drop(&mut self) {
+        let _ = self.shared.set(std::mem::take(&mut self.text));
+    }
 }
 
 /// Drops `value` (a child, a service) with panics caught: a service's `Drop` must not take
@@ -240,11 +308,33 @@ mod tests {
     fn paths_join_with_a_slash_whatever_their_length() {
         let mut names = super::super::names::Names::default();
         let mut name = |text: &str| names.claim(&Arc::from(text));
-        assert_eq!(&*join_path("app/db", &name("pool")), "app/db/pool");
-        assert_eq!(&*join_path("app/db", &name("pool")), "app/db/pool#2");
-        assert_eq!(&*join_path("app", &name("naïve")), "app/naïve");
+        assert_eq!(
+            ChildPath::join("app/db", &name("pool")).as_str(),
+            "app/db/pool"
+        );
+        assert_eq!(
+            ChildPath::join("app/db", &name("pool")).as_str(),
+            "app/db/pool#2"
+        );
+        assert_eq!(ChildPath::join("app", &name("naïve")).as_str(), "app/naïve");
         let long = "x".repeat(300);
-        assert_eq!(&*join_path("app", &name(&long)), format!("app/{long}"));
+        assert_eq!(
+            ChildPath::join("app", &name(&long)).as_str(),
+            format!("app/{long}")
+        );
+        assert_eq!(ChildPath::root().as_str(), "");
+    }
+
+    #[test]
+    fn paths_written_together_share_one_buffer_and_read_once_sealed() {
+        let mut names = super::super::names::Names::default();
+        let mut paths = Paths::default();
+        let a = paths.push("pool", &names.claim(&Arc::from("worker")));
+        let b = paths.push("pool", &names.claim(&Arc::from("worker")));
+        assert_eq!(a.as_str(), "", "not sealed yet");
+        drop(paths);
+        assert_eq!((a.as_str(), b.as_str()), ("pool/worker", "pool/worker#2"));
+        assert!(Arc::ptr_eq(&a.text, &b.text));
     }
 
     #[test]

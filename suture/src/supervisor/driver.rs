@@ -46,10 +46,9 @@ pub(super) async fn serve(
     shared.unstopped().clear();
     panic::install_hook();
     // A child's context already carries its path (under the name its parent gave it).
-    let path: Arc<str> = if ctx.path.is_empty() {
-        shared.name.clone()
-    } else {
-        ctx.path.clone()
+    let path: Arc<str> = match ctx.path() {
+        "" => shared.name.clone(),
+        path => Arc::from(path),
     };
     let sink = EventSink::new(shared.config.hook.clone(), ctx.events.clone());
     let mut driver = Driver {
@@ -95,7 +94,7 @@ impl Spawn for Spawner<'_> {
             target: "suture",
             parent: None,
             "service",
-            path = %path,
+            path = %path.as_str(),
             incarnation = runs,
         );
         let ready = ready_gated.then(|| ReadySignal::for_child(self.to_parent.clone(), id, runs));

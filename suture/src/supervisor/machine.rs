@@ -16,7 +16,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::children::{AfterStop, Child, LastError, Run, Stop, dispose, join_path};
+use super::children::{AfterStop, Child, ChildPath, LastError, Paths, Run, Stop, dispose};
 use super::handle::{Command, Control, Shared, StopTally};
 use super::intensity::Intensity;
 use super::meters::state_index;
@@ -50,7 +50,7 @@ pub(crate) struct Launch {
     /// Which run of the child this is (1 for the first).
     pub(crate) runs: u64,
     pub(crate) token: CancellationToken,
-    pub(crate) path: Arc<str>,
+    pub(crate) path: ChildPath,
     /// It has a ready timeout: it says when it is ready.
     pub(crate) ready_gated: bool,
     /// It is a supervisor: it says when its health changes.
@@ -246,8 +246,9 @@ impl Machine {
         self.stops = StopTally::default();
         self.queue.reserve(self.children.len());
         // One pass: with a large pool, each pass over the children is a cache miss each.
+        let mut paths = Paths::for_children(&self.report.path, self.children.len());
         for (id, child) in self.children.iter_mut() {
-            child.path = None;
+            child.path = Some(paths.push(&self.report.path, &child.name));
             child.fresh = true;
             child.held = false;
             if child.run.is_none() {
@@ -257,6 +258,8 @@ impl Machine {
             // for it, so it starts again rather than being lost.
             self.queue.push_back(id);
         }
+        // Sealed before any child starts: until then, their paths read as empty.
+        drop(paths);
         self.pump(now, spawn);
     }
 
@@ -365,10 +368,7 @@ impl Machine {
                     continue;
                 }
             }
-            paths.push(match &child.path {
-                Some(path) => path.clone(),
-                None => join_path(&self.report.path, &child.name),
-            });
+            paths.push(Arc::from(child.path_in(&self.report.path)));
         }
         paths
     }
@@ -612,7 +612,7 @@ impl Machine {
         };
         let path = child
             .path
-            .get_or_insert_with(|| join_path(sup_path, &child.name))
+            .get_or_insert_with(|| ChildPath::join(sup_path, &child.name))
             .clone();
         let token = child.spare_token.take().unwrap_or_default();
         child.runs += 1;
@@ -1093,10 +1093,7 @@ impl Machine {
             return;
         }
         // Aborted and still running: it blocks a thread. Report it and let it go.
-        let path = match &child.path {
-            Some(path) => path.to_string(),
-            None => format!("{}/{name}", self.report.path),
-        };
+        let path = child.path_in(&self.report.path);
         self.stopping -= 1;
         if matches!(self.phase, Phase::Stopping(_)) {
             self.stops.unstoppable += 1;
@@ -1328,10 +1325,7 @@ impl Machine {
             .map(|(id, c)| ChildInfo {
                 token: self.shared.token(id),
                 name: c.name.to_string(),
-                path: match &c.path {
-                    Some(path) => path.to_string(),
-                    None => format!("{}/{}", self.report.path, c.name),
-                },
+                path: c.path_in(&self.report.path),
                 state: c.state,
                 health: match c.supervisor() {
                     Some(handle)

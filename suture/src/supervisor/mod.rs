@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 
 pub(crate) use builder::Config;
 pub use builder::SupervisorBuilder;
+pub(crate) use children::ChildPath;
 pub use handle::SupervisorHandle;
 pub(crate) use handle::{Command, Lifecycle, Shared, StopTally};
 pub(crate) use names::is_valid as is_valid_name;

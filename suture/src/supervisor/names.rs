@@ -74,8 +74,9 @@ pub(crate) struct Suffix {
 }
 
 impl Suffix {
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes[self.from..]
+    pub(crate) fn as_str(&self) -> &str {
+        // `#` and digits only: always ASCII.
+        std::str::from_utf8(&self.bytes[self.from..]).unwrap_or_default()
     }
 }
 
@@ -202,8 +203,8 @@ mod tests {
                 base: Arc::from("worker"),
                 suffix,
             };
-            let joined = [name.base().as_bytes(), name.suffix().as_bytes()].concat();
-            assert_eq!(String::from_utf8(joined).unwrap(), name.to_string());
+            let joined = [name.base(), name.suffix().as_str()].concat();
+            assert_eq!(joined, name.to_string());
         }
     }
 
