@@ -184,13 +184,14 @@ pub(crate) struct Exit {
 pub(crate) trait DynService: Send + 'static {
     fn supervisor_handle(&self) -> Option<SupervisorHandle>;
     /// Spawns one incarnation, inside `span`; it reports its end on `exits`, even when
-    /// aborted.
+    /// aborted. `restart` says it is not the child's first run.
     fn spawn(
         self: Box<Self>,
         id: u64,
         ctx: Context,
         exits: UnboundedSender<FromChild>,
         span: Span,
+        restart: bool,
     ) -> AbortHandle;
 }
 
@@ -211,9 +212,10 @@ impl<S: Service> DynService for Holder<S> {
         ctx: Context,
         exits: UnboundedSender<FromChild>,
         span: Span,
+        restart: bool,
     ) -> AbortHandle {
-        // Monomorphic per service type, so the serve future lives inline in the task: one
-        // allocation per restart, the task itself. The guard is captured whole, not rebuilt
+        // Monomorphic per service type, so the serve future can live inline in the task (on
+        // a first start; see below). The guard is captured whole, not rebuilt
         // inside: a task keeps every captured value's slot, so this keeps it smaller, and an
         // abort before the first poll still hands the service back.
         let mut guard = ExitGuard {
@@ -238,10 +240,15 @@ impl<S: Service> DynService for Holder<S> {
             guard.send(outcome);
         };
         // With no subscriber interested, the span is not even stored: the task keeps its size.
-        let task = if span.is_none() {
-            tokio::spawn(serve)
-        } else {
-            tokio::spawn(serve.instrument(span))
+        // A restart's task holds its future boxed: a small task goes through tokio's `spawn`
+        // without being copied over and over, which makes a restart cycle a quarter faster
+        // (W1a). A first start keeps it inline: a pool of idle children then holds one
+        // allocation per child, not two.
+        let task = match (span.is_none(), restart) {
+            (true, false) => tokio::spawn(serve),
+            (true, true) => tokio::spawn(Box::pin(serve)),
+            (false, false) => tokio::spawn(serve.instrument(span)),
+            (false, true) => tokio::spawn(Box::pin(serve.instrument(span))),
         };
         // Dropped while the task runs, the join handle costs little; after, much more.
         task.abort_handle()

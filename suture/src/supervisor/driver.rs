@@ -108,7 +108,7 @@ impl Spawn for Spawner<'_> {
         let ctx = self
             .parent
             .child(token, path, ready, Some(self.sink.clone()), health);
-        Some(service.spawn(id, ctx, self.to_parent.clone(), span))
+        Some(service.spawn(id, ctx, self.to_parent.clone(), span, runs > 1))
     }
 }
 
