@@ -184,7 +184,8 @@ pub(crate) struct Exit {
 pub(crate) trait DynService: Send + 'static {
     fn supervisor_handle(&self) -> Option<SupervisorHandle>;
     /// Spawns one incarnation, inside `span`; it reports its end on `exits`, even when
-    /// aborted. `restart` says it is not the child's first run.
+    /// aborted. `restart` says it is not the child's first run; `runtime` is the one the
+    /// supervisor runs on.
     fn spawn(
         self: Box<Self>,
         id: u64,
@@ -192,6 +193,7 @@ pub(crate) trait DynService: Send + 'static {
         exits: UnboundedSender<FromChild>,
         span: Span,
         restart: bool,
+        runtime: &tokio::runtime::Handle,
     ) -> AbortHandle;
 }
 
@@ -213,6 +215,7 @@ impl<S: Service> DynService for Holder<S> {
         exits: UnboundedSender<FromChild>,
         span: Span,
         restart: bool,
+        runtime: &tokio::runtime::Handle,
     ) -> AbortHandle {
         // Monomorphic per service type, so the serve future can live inline in the task (on
         // a first start; see below). The guard is captured whole, not rebuilt
@@ -245,10 +248,10 @@ impl<S: Service> DynService for Holder<S> {
         // (W1a). A first start keeps it inline: a pool of idle children then holds one
         // allocation per child, not two.
         let task = match (span.is_none(), restart) {
-            (true, false) => tokio::spawn(serve),
-            (true, true) => tokio::spawn(Box::pin(serve)),
-            (false, false) => tokio::spawn(serve.instrument(span)),
-            (false, true) => tokio::spawn(Box::pin(serve.instrument(span))),
+            (true, false) => runtime.spawn(serve),
+            (true, true) => runtime.spawn(Box::pin(serve)),
+            (false, false) => runtime.spawn(serve.instrument(span)),
+            (false, true) => runtime.spawn(Box::pin(serve.instrument(span))),
         };
         // Dropped while the task runs, the join handle costs little; after, much more.
         task.abort_handle()
