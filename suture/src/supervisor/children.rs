@@ -6,7 +6,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::handle::SupervisorHandle;
@@ -35,9 +34,11 @@ pub(crate) struct Child {
     pub(crate) path: Option<ChildPath>,
     /// The current run, while its task exists.
     pub(crate) run: Option<Run>,
-    /// The token of the last run, if it ended without being cancelled: the next run reuses
+    /// The current run's token, until the run is told to stop (then it is cancelled and let
+    /// go: the run's context holds the last handle, and the child's task frees it). Between
+    /// runs, the last run's token if it ended without being cancelled: the next run reuses
     /// it, which saves an allocation per restart.
-    pub(crate) spare_token: Option<CancellationToken>,
+    pub(crate) token: Option<CancellationToken>,
     /// Not started yet in this serve: its first start waits for the start-up gate, and
     /// starts even during a backoff (it is no restart).
     pub(crate) fresh: bool,
@@ -74,7 +75,7 @@ impl Child {
             state: ChildState::Stopped,
             path: None,
             run: None,
-            spare_token: None,
+            token: None,
             fresh: true,
             held: false,
             counted: false,
@@ -159,12 +160,12 @@ struct Rare {
 
 /// The current run of a child.
 pub(crate) struct Run {
-    /// Dropped once it is cancelled: the run's context then holds the last handle, and the
-    /// child's task frees it, not the supervisor.
-    pub(crate) token: Option<CancellationToken>,
     /// Only to abort: the task's end comes back on the exit channel. `None` in unit tests.
     pub(crate) task: Option<AbortHandle>,
-    pub(crate) since: Instant,
+    /// When it started, in nanoseconds from its serve's start: half the size of an
+    /// `Instant`, in a record a pool keeps per child. (A run left stopping by an aborted serve
+    /// counts from that serve's start, so its uptime reads wrong until it ends.)
+    pub(crate) since: u64,
     /// Its ready deadline while starting, then its stop deadline once told to stop.
     pub(crate) deadline: Option<Key>,
     pub(crate) stop: Option<Stop>,

@@ -200,6 +200,8 @@ pub(crate) struct Machine {
     published: Option<(HealthKind, u64)>,
     /// How the children stopped during this serve's shutdown.
     pub(crate) stops: StopTally,
+    /// When this serve began: a run's start is kept as an offset from it (see `Run::since`).
+    began: Instant,
 }
 
 impl Machine {
@@ -224,6 +226,7 @@ impl Machine {
             unwell: Unwell::default(),
             published: None,
             stops: StopTally::default(),
+            began: Instant::now(),
         }
     }
 
@@ -232,6 +235,7 @@ impl Machine {
     /// Starts a serve: every child is queued to start, in order.
     pub(crate) fn begin(&mut self, report: Reporter, now: Instant, spawn: &mut impl Spawn) {
         self.report = report;
+        self.began = now;
         self.phase = Phase::Starting;
         self.intensity.reset();
         self.backoff = None;
@@ -416,7 +420,7 @@ impl Machine {
             if let Some(task) = &run.task {
                 task.abort();
             }
-            if let Some(token) = run.token.take() {
+            if let Some(token) = child.token.take() {
                 token.cancel();
             }
             if let Some(stop) = run.stop.as_mut() {
@@ -455,7 +459,6 @@ impl Machine {
             return;
         };
         let Some(Run {
-            token,
             task,
             deadline,
             stop,
@@ -476,9 +479,14 @@ impl Machine {
         match stop {
             Some(stop) => self.stopped(id, stop, outcome, now, spawn),
             None => {
-                // It ended by itself, not told to stop: its token can serve the next run.
-                if let Some(token) = token.filter(|token| !token.is_cancelled()) {
-                    child.spare_token = Some(token);
+                // It ended by itself, not told to stop: its token can serve the next run,
+                // unless the service cancelled it itself.
+                if child
+                    .token
+                    .as_ref()
+                    .is_some_and(CancellationToken::is_cancelled)
+                {
+                    child.token = None;
                 }
                 self.ended(id, outcome, now, spawn);
             }
@@ -614,13 +622,13 @@ impl Machine {
             .path
             .get_or_insert_with(|| ChildPath::join(sup_path, &child.name))
             .clone();
-        let token = child.spare_token.take().unwrap_or_default();
+        let token = child.token.get_or_insert_default().clone();
         child.runs += 1;
         let ready = child.ready();
         let launch = Launch {
             id,
             runs: child.runs,
-            token: token.clone(),
+            token,
             path,
             ready_gated: ready.is_some(),
             nested: child.supervisor().is_some(),
@@ -630,9 +638,9 @@ impl Machine {
             .and_then(|timeout| stopping::deadline(now, timeout))
             .map(|at| self.deadlines.arm(id, at));
         child.run = Some(Run {
-            token: Some(token),
             task,
-            since: now,
+            since: u64::try_from(now.saturating_duration_since(self.began).as_nanos())
+                .unwrap_or(u64::MAX),
             deadline,
             stop: None,
         });
@@ -952,7 +960,7 @@ impl Machine {
             }
             return;
         }
-        if let Some(token) = run.token.take() {
+        if let Some(token) = child.token.take() {
             token.cancel();
         }
         if then == AfterStop::Rest && matches!(self.phase, Phase::Stopping(_)) {
@@ -1338,10 +1346,10 @@ impl Machine {
                 restart: c.restart,
                 restarts: c.restarts(),
                 last_error: c.last_error().map(LastError::text),
-                uptime: c
-                    .run
-                    .as_ref()
-                    .map(|r| now.saturating_duration_since(r.since)),
+                uptime: c.run.as_ref().map(|r| {
+                    let since = self.began.checked_add(Duration::from_nanos(r.since));
+                    now.saturating_duration_since(since.unwrap_or(now))
+                }),
                 supervisor: c.supervisor().cloned(),
             })
             .collect()
