@@ -30,7 +30,8 @@ pub(crate) struct Child {
     /// How many runs have started, across serves (restarts = runs - 1).
     pub(crate) runs: u64,
     pub(crate) state: ChildState,
-    /// The path, computed at its first start in each serve.
+    /// The path: written for every child as a serve begins (one buffer for all), or at its
+    /// first start for a child added since.
     pub(crate) path: Option<ChildPath>,
     /// The current run, while its task exists.
     pub(crate) run: Option<Run>,
