@@ -165,7 +165,8 @@ pub(crate) struct Run {
     pub(crate) task: Option<AbortHandle>,
     /// When it started, in nanoseconds from its serve's start: half the size of an
     /// `Instant`, in a record a pool keeps per child. (A run left stopping by an aborted serve
-    /// counts from that serve's start, so its uptime reads wrong until it ends.)
+    /// keeps its offset from that serve's start: while the next serve waits for it, its
+    /// uptime reads short.)
     pub(crate) since: u64,
     /// Its ready deadline while starting, then its stop deadline once told to stop.
     pub(crate) deadline: Option<Key>,
