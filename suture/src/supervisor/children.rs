@@ -1,5 +1,6 @@
 //! A supervisor's children: what it keeps of each, across restarts and serves.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
@@ -120,11 +121,12 @@ impl Child {
         }
     }
 
-    /// Its path under `supervisor`: the one its runs were given in this serve, or made now.
-    pub(crate) fn path_in(&self, supervisor: &str) -> String {
+    /// Its path under `supervisor`: the one its runs were given in this serve (borrowed, so
+    /// that the caller copies it once into whatever it keeps), or made now.
+    pub(crate) fn path_in(&self, supervisor: &str) -> Cow<'_, str> {
         match &self.path {
-            Some(path) => path.as_str().to_owned(),
-            None => format!("{supervisor}/{}", self.name),
+            Some(path) => Cow::Borrowed(path.as_str()),
+            None => Cow::Owned(format!("{supervisor}/{}", self.name)),
         }
     }
 

@@ -372,7 +372,7 @@ impl Machine {
                     continue;
                 }
             }
-            paths.push(Arc::from(child.path_in(&self.report.path)));
+            paths.push(Arc::from(&*child.path_in(&self.report.path)));
         }
         paths
     }
@@ -1101,7 +1101,7 @@ impl Machine {
             return;
         }
         // Aborted and still running: it blocks a thread. Report it and let it go.
-        let path = child.path_in(&self.report.path);
+        let path = child.path_in(&self.report.path).into_owned();
         self.stopping -= 1;
         if matches!(self.phase, Phase::Stopping(_)) {
             self.stops.unstoppable += 1;
@@ -1333,7 +1333,7 @@ impl Machine {
             .map(|(id, c)| ChildInfo {
                 token: self.shared.token(id),
                 name: c.name.to_string(),
-                path: c.path_in(&self.report.path),
+                path: c.path_in(&self.report.path).into_owned(),
                 state: c.state,
                 health: match c.supervisor() {
                     Some(handle)
