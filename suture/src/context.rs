@@ -34,10 +34,20 @@ use crate::supervisor::ChildPath;
 pub struct Context {
     pub(crate) token: CancellationToken,
     pub(crate) path: ChildPath,
-    pub(crate) ready: Option<Arc<ReadySignal>>,
+    /// What only a ready-gated child or a child supervisor needs, out of line: every
+    /// service's serve future holds its context, and a pool of plain children is common.
+    pub(crate) links: Option<Arc<Links>>,
+}
+
+/// The parts of a [`Context`] that few children have.
+#[derive(Debug, Default)]
+pub(crate) struct Links {
+    /// For a ready-gated child (or a root served by `run`): how to say it is ready.
+    pub(crate) ready: Option<ReadySignal>,
+    /// For a child that is a supervisor: its parent's event hooks, which its own chain to.
     pub(crate) events: Option<Arc<EventSink>>,
     /// For a child that is a supervisor: where to say its health changed.
-    pub(crate) health: Option<Box<HealthLink>>,
+    pub(crate) health: Option<HealthLink>,
 }
 
 /// A child supervisor's way to tell its parent that its health changed.
@@ -71,9 +81,7 @@ impl Context {
         Context {
             token,
             path: ChildPath::root(),
-            ready: None,
-            events: None,
-            health: None,
+            links: None,
         }
     }
 
@@ -166,7 +174,7 @@ impl Context {
     /// sup.add_with(db, ChildSpec::new().ready_within(Duration::from_secs(5))).unwrap();
     /// ```
     pub fn ready(&self) {
-        if let Some(signal) = &self.ready {
+        if let Some(signal) = self.links.as_ref().and_then(|links| links.ready.as_ref()) {
             signal.fire();
         }
     }
@@ -204,17 +212,23 @@ impl Context {
         &self,
         token: CancellationToken,
         path: ChildPath,
-        ready: Option<Arc<ReadySignal>>,
-        events: Option<Arc<EventSink>>,
-        health: Option<Box<HealthLink>>,
+        links: Option<Links>,
     ) -> Self {
         Context {
             token,
             path,
-            ready,
-            events,
-            health,
+            links: links.map(Arc::new),
         }
+    }
+
+    /// For a child that is a supervisor: its parent's event hooks.
+    pub(crate) fn events(&self) -> Option<&Arc<EventSink>> {
+        self.links.as_ref()?.events.as_ref()
+    }
+
+    /// For a child that is a supervisor: where to say its health changed.
+    pub(crate) fn health(&self) -> Option<&HealthLink> {
+        self.links.as_ref()?.health.as_ref()
     }
 }
 
@@ -232,24 +246,20 @@ pub(crate) struct ReadySignal(Mutex<Option<Box<dyn FnOnce() + Send>>>);
 
 impl ReadySignal {
     /// A root's readiness, for `run`'s on-ready callback.
-    pub(crate) fn new() -> (Arc<Self>, oneshot::Receiver<()>) {
+    pub(crate) fn new() -> (Self, oneshot::Receiver<()>) {
         let (tx, rx) = oneshot::channel();
         let fire = move || {
             let _ = tx.send(());
         };
-        (Arc::new(ReadySignal(Mutex::new(Some(Box::new(fire))))), rx)
+        (ReadySignal(Mutex::new(Some(Box::new(fire)))), rx)
     }
 
     /// Reports run `run` of child `id` ready to its supervisor.
-    pub(crate) fn for_child(
-        parent: mpsc::UnboundedSender<FromChild>,
-        id: u64,
-        run: u64,
-    ) -> Arc<Self> {
+    pub(crate) fn for_child(parent: mpsc::UnboundedSender<FromChild>, id: u64, run: u64) -> Self {
         let fire = move || {
             let _ = parent.send(FromChild::Ready { id, run });
         };
-        Arc::new(ReadySignal(Mutex::new(Some(Box::new(fire)))))
+        ReadySignal(Mutex::new(Some(Box::new(fire))))
     }
 
     fn fire(&self) {

@@ -33,11 +33,12 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{Context, ReadySignal};
+use crate::context::{Context, Links, ReadySignal};
 use crate::error::ServiceResult;
 use crate::service::Service;
 use crate::supervisor::SupervisorHandle;
@@ -397,7 +398,10 @@ impl Runner {
         };
         let (ready, mut ready_rx) = ReadySignal::new();
         let mut ctx = Context::new(token.clone());
-        ctx.ready = Some(ready);
+        ctx.links = Some(Arc::new(Links {
+            ready: Some(ready),
+            ..Links::default()
+        }));
         let mut task = RootTask(tokio::spawn(async move { root.serve(ctx).await }));
 
         let mut ready_seen = false;

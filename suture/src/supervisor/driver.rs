@@ -18,7 +18,7 @@ use super::Supervisor;
 use super::handle::{Command, Lifecycle};
 use super::machine::{Launch, Spawn, StopReason};
 use super::report::Reporter;
-use crate::context::{Context, HealthLink, ReadySignal};
+use crate::context::{Context, HealthLink, Links, ReadySignal};
 use crate::error::{IntensityExceeded, ServiceError, ServiceResult, SupervisorError};
 use crate::event::EventSink;
 use crate::health::Health;
@@ -50,7 +50,7 @@ pub(super) async fn serve(
         "" => shared.name.clone(),
         path => Arc::from(path),
     };
-    let sink = EventSink::new(shared.config.hook.clone(), ctx.events.clone());
+    let sink = EventSink::new(shared.config.hook.clone(), ctx.events().cloned());
     let mut driver = Driver {
         sup,
         ctx,
@@ -101,17 +101,16 @@ impl Spawn for Spawner<'_> {
             path = %path.as_str(),
             incarnation = runs,
         );
-        let ready = ready_gated.then(|| ReadySignal::for_child(self.to_parent.clone(), id, runs));
-        // Boxed: only a child supervisor has one, and every context is held in its task.
-        let health = nested.then(|| {
-            Box::new(HealthLink {
+        // Only a ready-gated child or a child supervisor gets links (one allocation).
+        let links = (ready_gated || nested).then(|| Links {
+            ready: ready_gated.then(|| ReadySignal::for_child(self.to_parent.clone(), id, runs)),
+            events: nested.then(|| self.sink.clone()),
+            health: nested.then(|| HealthLink {
                 parent: self.to_parent.clone(),
                 child: id,
-            })
+            }),
         });
-        let ctx = self
-            .parent
-            .child(token, path, ready, Some(self.sink.clone()), health);
+        let ctx = self.parent.child(token, path, links);
         Some(service.spawn(
             id,
             ctx,
@@ -163,7 +162,7 @@ impl Driver<'_> {
             // Published first: whoever learns that start-up is complete reads its health.
             machine.publish_gauges();
             if machine.publish_health()
-                && let Some(parent) = &self.ctx.health
+                && let Some(parent) = self.ctx.health()
             {
                 parent.notify();
             }
@@ -236,7 +235,7 @@ impl Driver<'_> {
         shared.unstopped().extend(nested);
         let stops = self.sup.machine.stop_tally();
         *shared.stops() = stops;
-        if self.ctx.health.is_none() {
+        if self.ctx.health().is_none() {
             // The root: one line for the whole tree.
             tracing::info!(
                 target: "suture",
@@ -284,7 +283,7 @@ impl Driver<'_> {
     /// Publishes the health the serve ends with, and tells the parent.
     fn set_health(&self, health: Health) {
         if self.sup.shared.set_health(health)
-            && let Some(parent) = &self.ctx.health
+            && let Some(parent) = self.ctx.health()
         {
             parent.notify();
         }
