@@ -5,7 +5,8 @@
 //! released as soon as the last of them is done, not when its deadline would have fired:
 //! memory follows live children only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -18,14 +19,13 @@ pub(crate) fn deadline(now: Instant, duration: Duration) -> Option<Instant> {
     now.checked_add(duration)
 }
 
-/// Names one armed deadline entry; never reused, so a stale key finds nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Key {
-    at: Instant,
-    seq: u64,
-}
+/// Names one armed deadline entry; never reused, so a stale key finds nothing. Just a
+/// number (8 bytes, and `Option<Key>` too): every child's record has room for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Key(NonZeroU64);
 
 struct Entry {
+    at: Instant,
     ids: Vec<u64>,
     live: usize,
 }
@@ -33,8 +33,11 @@ struct Entry {
 /// The armed deadlines, soonest first.
 #[derive(Default)]
 pub(crate) struct Deadlines {
-    entries: BTreeMap<Key, Entry>,
-    next_seq: u64,
+    entries: HashMap<Key, Entry>,
+    /// The same entries in deadline order.
+    order: BTreeSet<(Instant, Key)>,
+    /// The last key handed out.
+    last: u64,
     /// The newest entry: children armed at the same instant join it.
     newest: Option<Key>,
     /// How many arms the next new entry should make room for (see `expect`).
@@ -51,21 +54,19 @@ impl Deadlines {
     /// Arms a deadline for child `id` at `at`.
     pub(crate) fn arm(&mut self, id: u64, at: Instant) -> Key {
         if let Some(key) = self.newest
-            && key.at == at
             && let Some(entry) = self.entries.get_mut(&key)
+            && entry.at == at
         {
             entry.ids.push(id);
             entry.live += 1;
             return key;
         }
-        let key = Key {
-            at,
-            seq: self.next_seq,
-        };
-        self.next_seq += 1;
+        self.last += 1;
+        let key = Key(NonZeroU64::new(self.last).expect("counts up from 1"));
         let mut ids = Vec::with_capacity(std::mem::take(&mut self.expected).max(1));
         ids.push(id);
-        self.entries.insert(key, Entry { ids, live: 1 });
+        self.entries.insert(key, Entry { at, ids, live: 1 });
+        self.order.insert((at, key));
         self.newest = Some(key);
         key
     }
@@ -75,24 +76,27 @@ impl Deadlines {
         if let Some(entry) = self.entries.get_mut(&key) {
             entry.live -= 1;
             if entry.live == 0 {
+                let at = entry.at;
                 self.entries.remove(&key);
+                self.order.remove(&(at, key));
             }
         }
     }
 
     /// When the soonest deadline is.
     pub(crate) fn next(&self) -> Option<Instant> {
-        self.entries.keys().next().map(|key| key.at)
+        self.order.first().map(|&(at, _)| at)
     }
 
     /// Takes the soonest entry if it is due at `now`: its key and its members (some of
     /// which may have finished meanwhile; the caller checks each against its key).
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Key, Vec<u64>)> {
-        let entry = self.entries.first_entry()?;
-        if entry.key().at > now {
+        let &(at, key) = self.order.first()?;
+        if at > now {
             return None;
         }
-        let (key, entry) = entry.remove_entry();
+        self.order.pop_first();
+        let entry = self.entries.remove(&key)?;
         Some((key, entry.ids))
     }
 
