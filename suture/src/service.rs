@@ -218,80 +218,43 @@ impl<S: Service> DynService for Holder<S> {
         runtime: &tokio::runtime::Handle,
     ) -> AbortHandle {
         // Monomorphic per service type, so the serve future can live inline in the task (on
-        // a first start; see below). With no subscriber interested, the span is not even
-        // stored: the task keeps its size.
-        //
-        // A first start moves the service out of its box into the task, with its serve
-        // future inline beside it: a pool of idle children then holds one allocation per
-        // child (the task), not three. A restart's task keeps the service boxed and holds
-        // the future boxed too: a small task goes through tokio's `spawn` without being
-        // copied over and over (a restart cycle a quarter faster, W1a), and the service
-        // goes back to its supervisor without being boxed again.
+        // a first start; see below). The guard is captured whole, not rebuilt
+        // inside: a task keeps every captured value's slot, so this keeps it smaller, and an
+        // abort before the first poll still hands the service back.
+        let mut guard = ExitGuard {
+            id,
+            exits,
+            service: Some(self),
+        };
+        let serve = async move {
+            let outcome = match guard.service.as_deref_mut() {
+                Some(holder) => 'serve: {
+                    // `serve` itself may panic before returning its future. The future goes
+                    // straight into its pinned slot: a binding between would take a second
+                    // slot in the task.
+                    let mut serve = pin!(match serve_caught(&mut holder.0, ctx) {
+                        Ok(serve) => serve,
+                        Err(report) => break 'serve Outcome::Panicked(report),
+                    });
+                    poll_fn(|cx| poll_caught(serve.as_mut(), cx)).await
+                }
+                None => return,
+            };
+            guard.send(outcome);
+        };
+        // With no subscriber interested, the span is not even stored: the task keeps its size.
+        // A restart's task holds its future boxed: a small task goes through tokio's `spawn`
+        // without being copied over and over, which makes a restart cycle a quarter faster
+        // (W1a). A first start keeps it inline: a pool of idle children then holds one
+        // allocation per child, not two.
         let task = match (span.is_none(), restart) {
-            (true, false) => runtime.spawn(run(ExitGuard::new(id, exits, *self), ctx)),
-            (true, true) => runtime.spawn(Box::pin(run(ExitGuard::new(id, exits, self), ctx))),
-            (false, false) => {
-                runtime.spawn(run(ExitGuard::new(id, exits, *self), ctx).instrument(span))
-            }
-            (false, true) => runtime.spawn(Box::pin(
-                run(ExitGuard::new(id, exits, self), ctx).instrument(span),
-            )),
+            (true, false) => runtime.spawn(serve),
+            (true, true) => runtime.spawn(Box::pin(serve)),
+            (false, false) => runtime.spawn(serve.instrument(span)),
+            (false, true) => runtime.spawn(Box::pin(serve.instrument(span))),
         };
         // Dropped while the task runs, the join handle costs little; after, much more.
         task.abort_handle()
-    }
-}
-
-/// One run of a service, caught and reported: its end goes to the supervisor with the
-/// service, through `guard`.
-///
-/// The guard is captured whole, not built inside: a task keeps every captured value's slot,
-/// so this keeps it smaller, and an abort before the first poll still hands the service back.
-async fn run<K: Kept>(mut guard: ExitGuard<K>, ctx: Context) {
-    let outcome = match guard.service.as_mut() {
-        Some(service) => 'serve: {
-            // `serve` itself may panic before returning its future. The future goes straight
-            // into its pinned slot: a binding between would take a second slot in the task.
-            let mut serve = pin!(match serve_caught(service.get(), ctx) {
-                Ok(serve) => serve,
-                Err(report) => break 'serve Outcome::Panicked(report),
-            });
-            poll_fn(|cx| poll_caught(serve.as_mut(), cx)).await
-        }
-        None => return,
-    };
-    guard.send(outcome);
-}
-
-/// How a run's task holds its service: inline (a first start) or boxed (a restart).
-trait Kept: Send + 'static {
-    type Service: Service;
-    fn get(&mut self) -> &mut Self::Service;
-    /// As a supervisor keeps a service between runs.
-    fn into_dyn(self) -> Box<dyn DynService>;
-}
-
-impl<S: Service> Kept for Holder<S> {
-    type Service = S;
-
-    fn get(&mut self) -> &mut S {
-        &mut self.0
-    }
-
-    fn into_dyn(self) -> Box<dyn DynService> {
-        Box::new(self)
-    }
-}
-
-impl<S: Service> Kept for Box<Holder<S>> {
-    type Service = S;
-
-    fn get(&mut self) -> &mut S {
-        &mut self.0
-    }
-
-    fn into_dyn(self) -> Box<dyn DynService> {
-        self
     }
 }
 
@@ -300,34 +263,26 @@ impl<S: Service> Kept for Box<Holder<S>> {
 ///
 /// It holds no outcome while the service runs, so that the task stays small (many
 /// thousands of idle children are common).
-struct ExitGuard<K: Kept> {
+struct ExitGuard<S: Service> {
     id: u64,
     exits: UnboundedSender<FromChild>,
-    service: Option<K>,
+    service: Option<Box<Holder<S>>>,
 }
 
-impl<K: Kept> ExitGuard<K> {
-    fn new(id: u64, exits: UnboundedSender<FromChild>, service: K) -> Self {
-        ExitGuard {
-            id,
-            exits,
-            service: Some(service),
-        }
-    }
-
+impl<S: Service> ExitGuard<S> {
     fn send(&mut self, outcome: Outcome) {
         if let Some(service) = self.service.take() {
             // The supervisor may be gone (aborted itself); the service is then dropped here.
             let _ = self.exits.send(FromChild::Ended(Exit {
                 id: self.id,
-                service: service.into_dyn(),
+                service,
                 outcome,
             }));
         }
     }
 }
 
-impl<K: Kept> Drop for ExitGuard<K> {
+impl<S: Service> Drop for ExitGuard<S> {
     fn drop(&mut self) {
         self.send(Outcome::Aborted);
     }
