@@ -5,7 +5,7 @@
 //! released as soon as the last of them is done, not when its deadline would have fired:
 //! memory follows live children only.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::num::NonZeroU64;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub(crate) fn deadline(now: Instant, duration: Duration) -> Option<Instant> {
 
 /// Names one armed deadline entry; never reused, so a stale key finds nothing. Just a
 /// number (8 bytes, and `Option<Key>` too): every child's record has room for one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key(NonZeroU64);
 
 struct Entry {
@@ -33,7 +33,8 @@ struct Entry {
 /// The armed deadlines, soonest first.
 #[derive(Default)]
 pub(crate) struct Deadlines {
-    entries: HashMap<Key, Entry>,
+    /// By key (no hashing: a stop disarms its key once per child).
+    entries: BTreeMap<Key, Entry>,
     /// The same entries in deadline order.
     order: BTreeSet<(Instant, Key)>,
     /// The last key handed out.
