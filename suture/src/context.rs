@@ -34,8 +34,9 @@ use crate::supervisor::ChildPath;
 pub struct Context {
     pub(crate) token: CancellationToken,
     pub(crate) path: ChildPath,
-    /// What only a ready-gated child or a child supervisor needs, out of line: every
-    /// service's serve future holds its context, and a pool of plain children is common.
+    /// What only some children need (ready-gated ones, child supervisors, and every child
+    /// while an event hook listens), out of line: every service's serve future holds its
+    /// context, and a pool of plain children is common.
     pub(crate) links: Option<Arc<Links>>,
 }
 
@@ -44,7 +45,8 @@ pub struct Context {
 pub(crate) struct Links {
     /// For a ready-gated child (or a root served by `run`): how to say it is ready.
     pub(crate) ready: Option<ReadySignal>,
-    /// For a child that is a supervisor: its parent's event hooks, which its own chain to.
+    /// While some hook listens: the parent's event hooks, which a supervisor served with this
+    /// context chains its own to.
     pub(crate) events: Option<Arc<EventSink>>,
     /// For a child that is a supervisor: where to say its health changed.
     pub(crate) health: Option<HealthLink>,
@@ -221,7 +223,7 @@ impl Context {
         }
     }
 
-    /// For a child that is a supervisor: its parent's event hooks.
+    /// The parent's event hooks, while some hook listens.
     pub(crate) fn events(&self) -> Option<&Arc<EventSink>> {
         self.links.as_ref()?.events.as_ref()
     }

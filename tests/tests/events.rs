@@ -161,3 +161,39 @@ async fn escalation_events_come_in_order() {
         ]
     );
 }
+
+/// A supervisor served inside a service of the user's own (not a child supervisor the
+/// parent can recognise) still reports to its ancestors' hooks.
+#[tokio::test(start_paused = true)]
+async fn a_supervisor_wrapped_in_a_service_reports_to_the_hooks_above() {
+    struct Wrapper(Supervisor);
+    impl suture::Service for Wrapper {
+        async fn serve(&mut self, ctx: Context) -> ServiceResult {
+            self.0.serve(ctx).await
+        }
+    }
+    let root_events = EventRecorder::new();
+    let inner = Supervisor::builder("inner").build().unwrap();
+    inner
+        .add(Scripted::new("leaf", [Step::Fail, Step::Run]))
+        .unwrap();
+    let root = Supervisor::builder("root")
+        .event_hook(root_events.hook())
+        .build()
+        .unwrap();
+    root.add(Wrapper(inner)).unwrap();
+    let tree = Running::start(root).await;
+    root_events
+        .wait_for_nth(2, |e| describe(e) == "root/Wrapper: started leaf")
+        .await;
+    assert_eq!(
+        root_events.lines(),
+        [
+            "root: started Wrapper",
+            "root/Wrapper: started leaf",
+            "root/Wrapper: leaf failed, restarting now",
+            "root/Wrapper: started leaf",
+        ]
+    );
+    tree.shutdown().await.unwrap();
+}

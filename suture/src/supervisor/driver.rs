@@ -101,10 +101,14 @@ impl Spawn for Spawner<'_> {
             path = %path.as_str(),
             incarnation = runs,
         );
-        // Only a ready-gated child or a child supervisor gets links (one allocation).
-        let links = (ready_gated || nested).then(|| Links {
+        // A supervisor served below chains its events to these hooks: a child supervisor, or
+        // one inside a service of the user's own (which cannot be told apart), so every child
+        // gets them while some hook listens. Links cost one allocation: a plain child in a
+        // tree without hooks has none.
+        let events = self.sink.is_active().then(|| self.sink.clone());
+        let links = (ready_gated || nested || events.is_some()).then(|| Links {
             ready: ready_gated.then(|| ReadySignal::for_child(self.to_parent.clone(), id, runs)),
-            events: nested.then(|| self.sink.clone()),
+            events,
             health: nested.then(|| HealthLink {
                 parent: self.to_parent.clone(),
                 child: id,
