@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::{
     CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
 };
@@ -11,6 +11,7 @@ use tokio_util::sync::{
 use crate::event::EventSink;
 use crate::service::FromChild;
 use crate::supervisor::ChildPath;
+use crate::supervisor::inbox;
 
 /// What a running service is given: the signal to stop, a way to say it is ready, and its
 /// path in the tree.
@@ -55,7 +56,7 @@ pub(crate) struct Links {
 /// A child supervisor's way to tell its parent that its health changed.
 #[derive(Debug, Clone)]
 pub(crate) struct HealthLink {
-    pub(crate) parent: mpsc::UnboundedSender<FromChild>,
+    pub(crate) parent: inbox::Sender<FromChild>,
     pub(crate) child: u64,
 }
 
@@ -257,7 +258,7 @@ impl ReadySignal {
     }
 
     /// Reports run `run` of child `id` ready to its supervisor.
-    pub(crate) fn for_child(parent: mpsc::UnboundedSender<FromChild>, id: u64, run: u64) -> Self {
+    pub(crate) fn for_child(parent: inbox::Sender<FromChild>, id: u64, run: u64) -> Self {
         let fire = move || {
             let _ = parent.send(FromChild::Ready { id, run });
         };

@@ -8,7 +8,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::task::Poll;
 
-use tokio::sync::mpsc::UnboundedSender;
+use crate::supervisor::inbox::Sender;
 use tokio::task::AbortHandle;
 use tracing::{Instrument, Span};
 
@@ -190,7 +190,7 @@ pub(crate) trait DynService: Send + 'static {
         self: Box<Self>,
         id: u64,
         ctx: Context,
-        exits: UnboundedSender<FromChild>,
+        exits: Sender<FromChild>,
         span: Span,
         restart: bool,
         runtime: &tokio::runtime::Handle,
@@ -212,7 +212,7 @@ impl<S: Service> DynService for Holder<S> {
         self: Box<Self>,
         id: u64,
         ctx: Context,
-        exits: UnboundedSender<FromChild>,
+        exits: Sender<FromChild>,
         span: Span,
         restart: bool,
         runtime: &tokio::runtime::Handle,
@@ -265,7 +265,7 @@ impl<S: Service> DynService for Holder<S> {
 /// thousands of idle children are common).
 struct ExitGuard<S: Service> {
     id: u64,
-    exits: UnboundedSender<FromChild>,
+    exits: Sender<FromChild>,
     service: Option<Box<Holder<S>>>,
 }
 

@@ -9,13 +9,14 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::Supervisor;
 use super::handle::{Command, Lifecycle};
+use super::inbox::{self, Inbox};
 use super::machine::{Launch, Spawn, StopReason};
 use super::report::Reporter;
 use crate::context::{Context, HealthLink, Links, ReadySignal};
@@ -79,7 +80,7 @@ struct Spawner<'a> {
     parent: &'a Context,
     sink: Arc<EventSink>,
     /// Where the runs report (see [`FromChild`]).
-    to_parent: &'a mpsc::UnboundedSender<FromChild>,
+    to_parent: &'a inbox::Sender<FromChild>,
 }
 
 impl Spawn for Spawner<'_> {
@@ -144,7 +145,7 @@ impl Driver<'_> {
         let now = Instant::now();
         // Runs aborted with a previous serve hand their services back here; what else they
         // said belongs to that serve.
-        while let Ok(message) = from_children.try_recv() {
+        while let Some(message) = from_children.try_recv() {
             if let FromChild::Ended(Exit {
                 id,
                 service,
@@ -194,7 +195,7 @@ impl Driver<'_> {
                 biased;
                 () = poll_fn(|cx| poll_cancelled(&self.ctx.token, cancelled.as_mut(), &mut registered, cx)),
                     if !stopping => machine.on_cancel(Instant::now()),
-                Some(message) = from_children.recv() => {
+                message = poll_fn(|cx| from_children.poll_recv(cx)) => {
                     let now = Instant::now();
                     // Take everything already queued before waiting again: a large pool
                     // stopping at once sends thousands of ends.
@@ -212,11 +213,11 @@ impl Driver<'_> {
                         next = if self.ctx.is_cancelled() && !machine.is_stopping() {
                             None // cancellation first, as the biased select would
                         } else {
-                            from_children.try_recv().ok()
+                            from_children.try_recv()
                         };
                     }
                 }
-                Some(command) = commands.recv() => {
+                command = poll_fn(|cx| commands.poll_recv(cx)) => {
                     machine.on_command(command, Instant::now(), &mut spawner);
                 }
                 () = timer.as_mut(), if armed.is_some() => {
@@ -346,11 +347,11 @@ fn poll_cancelled(
 /// Takes what was sent before the loop began: children added since the serve took the idle
 /// ones, and requests, which are refused (they were made to a supervisor not running).
 fn take_commands_while_idle(
-    commands: &mut mpsc::UnboundedReceiver<Command>,
+    commands: &mut Inbox<Command>,
     machine: &mut super::machine::Machine,
     shared: &super::handle::Shared,
 ) {
-    while let Ok(command) = commands.try_recv() {
+    while let Some(command) = commands.try_recv() {
         match command {
             Command::Add { id, child } => machine.add(id, child),
             Command::Remove { reply, .. } | Command::Control { reply, .. } => {

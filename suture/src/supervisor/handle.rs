@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use super::builder::Config;
 use super::children::Child;
+use super::inbox;
 use super::names::{Name, Names};
 use super::store::Store;
 use crate::error::SupervisorError;
@@ -61,7 +62,7 @@ pub(crate) struct Shared {
     /// filled before its first serve costs no message per child. Locked only under
     /// `lifecycle`, which decides between this and `commands`.
     pub(crate) pending: Mutex<Store>,
-    pub(crate) commands: mpsc::UnboundedSender<Command>,
+    pub(crate) commands: inbox::Sender<Command>,
     pub(crate) unstopped: Mutex<Vec<UnstoppedService>>,
     /// The children's names, unique among them.
     pub(crate) names: Mutex<Names>,
@@ -193,7 +194,7 @@ impl Shared {
     fn request(&self, command: Command) -> Result<(), SupervisorError> {
         let lifecycle = self.lifecycle();
         match *lifecycle {
-            // Sent under the lock: the loop drains the channel after leaving `Running`,
+            // Sent under the lock: the loop drains its inbox after leaving `Running`,
             // so no request is left unanswered.
             Lifecycle::Running | Lifecycle::Stopping => {
                 self.commands.send(command).map_err(|_| self.not_running())

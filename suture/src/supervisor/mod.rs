@@ -11,6 +11,7 @@ mod builder;
 mod children;
 mod driver;
 mod handle;
+pub(crate) mod inbox;
 mod intensity;
 mod machine;
 mod meters;
@@ -27,7 +28,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub(crate) use builder::Config;
@@ -45,6 +46,7 @@ use crate::service::{FromChild, Service};
 use crate::spec::{ChildSpec, Shutdown};
 use crate::tree::ChildToken;
 use children::dispose;
+use inbox::Inbox;
 use machine::Machine;
 use report::Reporter;
 use store::Store;
@@ -76,15 +78,12 @@ use store::Store;
 /// ```
 pub struct Supervisor {
     shared: Arc<Shared>,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: Inbox<Command>,
     machine: Machine,
     /// Every run reports here its end (handing its service back), its readiness, and for a
     /// child supervisor its health. Kept with the value, not the serve: a run aborted with its
     /// serve hands its service back for the next one.
-    from_children: (
-        mpsc::UnboundedSender<FromChild>,
-        mpsc::UnboundedReceiver<FromChild>,
-    ),
+    from_children: (inbox::Sender<FromChild>, Inbox<FromChild>),
 }
 
 static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(1);
@@ -247,7 +246,7 @@ impl fmt::Debug for Supervisor {
 
 impl Supervisor {
     fn new(name: Cow<'static, str>, config: Config) -> Supervisor {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = inbox::inbox();
         let shared = Arc::new(Shared {
             id: NEXT_SUPERVISOR.fetch_add(1, Ordering::Relaxed),
             name: Arc::from(name.as_ref()),
@@ -266,7 +265,7 @@ impl Supervisor {
             machine: Machine::new(shared.clone(), report),
             shared,
             commands: rx,
-            from_children: mpsc::unbounded_channel(),
+            from_children: inbox::inbox(),
         }
     }
 }
