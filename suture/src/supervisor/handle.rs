@@ -148,14 +148,19 @@ impl Shared {
 
     /// Publishes the subtree's health; whether it changed.
     pub(crate) fn set_health(&self, health: Health) -> bool {
+        let mut changed = false;
         self.health.send_if_modified(|current| {
             if *current == health {
-                false
-            } else {
-                *current = health;
-                true
+                return false;
             }
-        })
+            *current = health;
+            changed = true;
+            // Waking costs eight notifications per change (tokio's watch), which every
+            // supervisor of a large tree pays as it starts and stops: only when someone
+            // watches. One subscribing meanwhile reads the new value before it waits.
+            self.health.receiver_count() > 0
+        });
+        changed
     }
 
     pub(crate) fn is_healthy(&self) -> bool {

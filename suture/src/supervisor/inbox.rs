@@ -106,11 +106,6 @@ impl<T> Inbox<T> {
         if let Some(item) = self.batch.pop_front() {
             return Some(item);
         }
-        // Empty, so this neither moves nor frees anything.
-        let mut spare = Vec::from(std::mem::take(&mut self.batch));
-        if spare.capacity() > KEEP_AT_MOST {
-            spare = Vec::new();
-        }
         let mut queue = lock(&self.shared);
         if queue.items.is_empty() {
             if let Some(waker) = waker
@@ -118,12 +113,15 @@ impl<T> Inbox<T> {
             {
                 queue.waiting = Some(waker.clone());
             }
-            drop(queue);
-            self.batch = VecDeque::from(spare);
             return None;
         }
+        // The drained batch's buffer (empty: converting it moves nothing) becomes the queue's,
+        // unless a burst made it large.
+        let mut spare = Vec::from(std::mem::take(&mut self.batch));
+        let large = (spare.capacity() > KEEP_AT_MOST).then(|| std::mem::take(&mut spare));
         std::mem::swap(&mut queue.items, &mut spare);
         drop(queue);
+        drop(large);
         self.batch = VecDeque::from(spare);
         self.batch.pop_front()
     }
