@@ -162,8 +162,8 @@ impl Outcome {
     }
 }
 
-/// What a child's runs tell their supervisor, all on one channel: the loop then waits on
-/// one receiver, and an idle wake-up registers with one channel, not three.
+/// What a child's runs tell their supervisor, all in one inbox: the loop then waits on one
+/// queue, and an idle wake-up registers with one, not three.
 pub(crate) enum FromChild {
     /// A run ended.
     Ended(Exit),

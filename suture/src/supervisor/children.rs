@@ -163,7 +163,7 @@ struct Rare {
 
 /// The current run of a child.
 pub(crate) struct Run {
-    /// Only to abort: the task's end comes back on the exit channel. `None` in unit tests.
+    /// Only to abort: the task's end comes back through the inbox. `None` in unit tests.
     pub(crate) task: Option<AbortHandle>,
     /// When it started, in nanoseconds from its serve's start: half the size of an
     /// `Instant`, in a record a pool keeps per child. (A run left stopping by an aborted serve

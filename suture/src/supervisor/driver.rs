@@ -1,7 +1,7 @@
 //! The one async loop of a supervisor: it waits on everything at once (cancellation, ends
 //! of runs, readiness, commands, the next deadline) and feeds each to the state machine.
 //!
-//! Everything it waits on is a channel, a token or one armed timer: an idle tree makes no
+//! Everything it waits on is an inbox, a token or one armed timer: an idle tree makes no
 //! wake-ups.
 
 use std::future::{Future, poll_fn};

@@ -5,7 +5,8 @@
 //! each child), `store` (the children, inline in start order), `names` (unique sibling
 //! names), `policy` and `intensity` (pure decisions), `stopping` (deadlines and waiters),
 //! `machine` (the synchronous state machine), `driver` (the one async loop that feeds it),
-//! `report` (events).
+//! `inbox` (what children and handles send the loop), `report` (events), `meters`
+//! (metrics).
 
 mod builder;
 mod children;
