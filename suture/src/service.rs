@@ -8,7 +8,6 @@ use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::task::Poll;
 
-use crate::supervisor::inbox::Sender;
 use tokio::task::AbortHandle;
 use tracing::{Instrument, Span};
 
@@ -17,6 +16,7 @@ use crate::error::ServiceResult;
 use crate::panic::{self, PanicReport};
 use crate::spec::ChildSpec;
 use crate::supervisor::SupervisorHandle;
+use crate::supervisor::inbox::Sender;
 
 /// A part of the program that a supervisor runs, watches and restarts.
 ///
