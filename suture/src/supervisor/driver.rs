@@ -300,6 +300,9 @@ impl Driver<'_> {
         *sup.shared.lifecycle() = lifecycle;
         // Requests are only sent while running, under the lock just taken: all are here.
         take_commands_while_idle(&mut sup.commands, &mut sup.machine, &sup.shared);
+        sup.machine.release_buffers();
+        sup.commands.release_buffers();
+        sup.from_children.1.release_buffers();
     }
 }
 

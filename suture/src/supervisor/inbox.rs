@@ -102,6 +102,22 @@ impl<T> Inbox<T> {
         }
     }
 
+    /// Frees the buffers kept for the next burst, if they hold nothing.
+    pub(crate) fn release_buffers(&mut self) {
+        if self.batch.is_empty() {
+            self.batch = VecDeque::new();
+        }
+        let spare = {
+            let mut queue = lock(&self.shared);
+            if queue.items.is_empty() {
+                std::mem::take(&mut queue.items)
+            } else {
+                Vec::new()
+            }
+        };
+        drop(spare);
+    }
+
     fn take(&mut self, waker: Option<&Waker>) -> Option<T> {
         if let Some(item) = self.batch.pop_front() {
             return Some(item);
@@ -196,6 +212,23 @@ mod tests {
         assert_eq!(Arc::strong_count(&queued), 1, "dropped with the inbox");
         let back = tx.send(queued.clone()).unwrap_err();
         assert!(Arc::ptr_eq(&back, &queued));
+    }
+
+    #[test]
+    fn released_buffers_hold_no_memory_and_the_inbox_still_works() {
+        let (tx, mut rx) = inbox();
+        for i in 0..100 {
+            tx.send(i).unwrap();
+        }
+        assert_eq!(rx.try_recv(), Some(0));
+        rx.release_buffers();
+        assert_eq!(rx.batch.len(), 99, "what was taken is kept");
+        while rx.try_recv().is_some() {}
+        rx.release_buffers();
+        assert_eq!(rx.batch.capacity(), 0);
+        assert_eq!(lock(&rx.shared).items.capacity(), 0);
+        tx.send(7).unwrap();
+        assert_eq!(rx.try_recv(), Some(7));
     }
 
     #[test]

@@ -84,6 +84,15 @@ impl Deadlines {
         }
     }
 
+    /// Frees the index's memory when nothing is armed (keys keep counting up).
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.entries.is_empty() {
+            self.entries = BTreeMap::new();
+            self.order = BTreeSet::new();
+            self.newest = None;
+        }
+    }
+
     /// When the soonest deadline is.
     pub(crate) fn next(&self) -> Option<Instant> {
         self.order.first().map(|&(at, _)| at)
@@ -174,6 +183,21 @@ mod tests {
         deadlines.disarm(key);
         assert_eq!(deadlines.len(), 1);
         assert_ne!(fresh, key);
+    }
+
+    #[test]
+    fn an_index_released_when_empty_keeps_counting_its_keys() {
+        let now = Instant::now();
+        let mut deadlines = Deadlines::default();
+        let old = deadlines.arm(1, now);
+        deadlines.release_if_empty();
+        assert_eq!(deadlines.len(), 1, "not released while armed");
+        deadlines.disarm(old);
+        deadlines.release_if_empty();
+        let new = deadlines.arm(2, now);
+        assert_ne!(new, old, "a stale key must not name the new entry");
+        deadlines.disarm(old);
+        assert_eq!(deadlines.pop_due(now), Some((new, vec![2])));
     }
 
     #[test]
