@@ -37,7 +37,7 @@ pub(crate) struct Deadlines {
     entries: BTreeMap<Key, Entry>,
     /// The same entries in deadline order.
     order: BTreeSet<(Instant, Key)>,
-    /// The last key handed out.
+    /// How many keys were handed out.
     last: u64,
     /// The newest entry: children armed at the same instant join it.
     newest: Option<Key>,
@@ -62,8 +62,8 @@ impl Deadlines {
             entry.live += 1;
             return key;
         }
+        let key = Key(NonZeroU64::MIN.saturating_add(self.last));
         self.last += 1;
-        let key = Key(NonZeroU64::new(self.last).expect("counts up from 1"));
         let mut ids = Vec::with_capacity(std::mem::take(&mut self.expected).max(1));
         ids.push(id);
         self.entries.insert(key, Entry { at, ids, live: 1 });
