@@ -102,20 +102,23 @@ impl<T> Inbox<T> {
         }
     }
 
-    /// Frees the buffers kept for the next burst, if they hold nothing.
+    /// Once the reader is done for now: frees the buffers kept for the next burst, if they
+    /// hold nothing, and forgets the reader's waker (which keeps its finished task's memory
+    /// alive for as long as it is held).
     pub(crate) fn release_buffers(&mut self) {
         if self.batch.is_empty() {
             self.batch = VecDeque::new();
         }
-        let spare = {
+        let (spare, waker) = {
             let mut queue = lock(&self.shared);
-            if queue.items.is_empty() {
+            let spare = if queue.items.is_empty() {
                 std::mem::take(&mut queue.items)
             } else {
                 Vec::new()
-            }
+            };
+            (spare, queue.waiting.take())
         };
-        drop(spare);
+        drop((spare, waker));
     }
 
     fn take(&mut self, waker: Option<&Waker>) -> Option<T> {
@@ -224,10 +227,15 @@ mod tests {
         rx.release_buffers();
         assert_eq!(rx.batch.len(), 99, "what was taken is kept");
         while rx.try_recv().is_some() {}
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        assert!(rx.poll_recv(&mut Context::from_waker(&waker)).is_pending());
         rx.release_buffers();
         assert_eq!(rx.batch.capacity(), 0);
         assert_eq!(lock(&rx.shared).items.capacity(), 0);
+        assert_eq!(Arc::strong_count(&counter), 2, "the waker is let go");
         tx.send(7).unwrap();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 0);
         assert_eq!(rx.try_recv(), Some(7));
     }
 
