@@ -161,6 +161,50 @@ async fn a_finished_transient_child_is_fine_and_an_escalation_is_a_failure() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_finished_transient_child_supervisor_is_fine_too() {
+    // A job runner that shuts itself down once its one significant job is done.
+    let job = Supervisor::builder("job")
+        .auto_shutdown(suture::AutoShutdown::AnySignificant)
+        .build()
+        .unwrap();
+    let significant = suture::ChildSpec::new()
+        .restart(suture::Restart::Transient)
+        .significant(true);
+    job.add_with(
+        Scripted::new("work", [Step::Run, Step::Return]),
+        significant,
+    )
+    .unwrap();
+    let job_handle = job.handle();
+    let sup = Supervisor::builder("app").build().unwrap();
+    sup.add_with(
+        job,
+        suture::ChildSpec::new().restart(suture::Restart::Transient),
+    )
+    .unwrap();
+    sup.add(Scripted::new("db", [Step::Run])).unwrap();
+    let handle = sup.handle();
+    let tree = Running::start(sup).await;
+    settle().await;
+    assert_eq!(handle.health(), Health::Healthy);
+
+    let work = job_handle.children().await.unwrap()[0].token;
+    job_handle.restart_child(work).await.unwrap();
+    settle().await;
+    assert!(job_handle.is_finished(), "the job runner shut itself down");
+    assert_eq!(
+        handle.children().await.unwrap()[0].state,
+        ChildState::Stopped
+    );
+    assert_eq!(
+        handle.health(),
+        Health::Healthy,
+        "its end was not a failure"
+    );
+    tree.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_tree_is_starting_until_its_ready_gated_children_are_ready() {
     let sup = Supervisor::builder("app").build().unwrap();
     let db = Scripted::new("db", [Step::ReadyAfter(5 * SECOND)]);

@@ -471,6 +471,11 @@ impl Machine {
         // The last handle on the finished task: freed before a restart spawns the next, so
         // that the allocator can hand the same memory straight back.
         drop(task);
+        // A child supervisor's own health spoke for it while it ran; from its end on, its
+        // state does (a finished one is fine, a failed one restarts or goes).
+        if self.unwell.nested.remove(&id) {
+            self.unwell.epoch += 1;
+        }
         if let Some(key) = deadline {
             self.deadlines.disarm(key);
         }
