@@ -175,6 +175,12 @@ mod tests {
         }
     }
 
+    /// A waker, and the count of its wake-ups.
+    fn counting_waker() -> (Arc<Counter>, Waker) {
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        (counter.clone(), Waker::from(counter))
+    }
+
     #[test]
     fn messages_arrive_in_order_across_bursts() {
         let (tx, mut rx) = inbox();
@@ -191,8 +197,7 @@ mod tests {
     #[test]
     fn a_waiting_reader_is_woken_once_per_burst() {
         let (tx, mut rx) = inbox::<u32>();
-        let counter = Arc::new(Counter(AtomicUsize::new(0)));
-        let waker = Waker::from(counter.clone());
+        let (counter, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(rx.poll_recv(&mut cx).is_pending());
         tx.send(1).unwrap();
@@ -227,8 +232,7 @@ mod tests {
         rx.release_buffers();
         assert_eq!(rx.batch.len(), 99, "what was taken is kept");
         while rx.try_recv().is_some() {}
-        let counter = Arc::new(Counter(AtomicUsize::new(0)));
-        let waker = Waker::from(counter.clone());
+        let (counter, waker) = counting_waker();
         assert!(rx.poll_recv(&mut Context::from_waker(&waker)).is_pending());
         rx.release_buffers();
         assert_eq!(rx.batch.capacity(), 0);
