@@ -24,8 +24,8 @@ pub(crate) struct Child {
     pub(crate) restart: Restart,
     /// Its end may shut its supervisor down (see `AutoShutdown`).
     pub(crate) significant: bool,
-    /// Present while the child is not running; its task holds it otherwise.
-    pub(crate) service: Option<Box<dyn DynService>>,
+    /// Its service between runs, or the run that holds it.
+    life: Life,
     /// What few children have, out of line: a pool of plain children stays small.
     rare: Option<Box<Rare>>,
     /// How many runs have started, across serves (restarts = runs - 1).
@@ -34,8 +34,6 @@ pub(crate) struct Child {
     /// The path: written for every child as a serve begins (one buffer for all), or at its
     /// first start for a child added since.
     pub(crate) path: Option<ChildPath>,
-    /// The current run, while its task exists.
-    pub(crate) run: Option<Run>,
     /// The current run's token, until the run is told to stop (then it is cancelled and let
     /// go: the run's context holds the last handle, and the child's task frees it). Between
     /// runs, the last run's token if it ended without being cancelled: the next run reuses
@@ -70,13 +68,12 @@ impl Child {
         Child {
             name,
             rare,
-            service: Some(service),
+            life: Life::Resting(service),
             restart,
             significant,
             runs: 0,
             state: ChildState::Stopped,
             path: None,
-            run: None,
             token: None,
             fresh: true,
             held: false,
@@ -134,22 +131,81 @@ impl Child {
         self.runs.saturating_sub(1)
     }
 
+    /// The current run, while its task exists (starting, running or stopping).
+    pub(crate) fn run(&self) -> Option<&Run> {
+        match &self.life {
+            Life::Running(run) => Some(run),
+            Life::Resting(_) => None,
+        }
+    }
+
+    pub(crate) fn run_mut(&mut self) -> Option<&mut Run> {
+        match &mut self.life {
+            Life::Running(run) => Some(run),
+            Life::Resting(_) => None,
+        }
+    }
+
+    /// Whether a run's task exists (and holds the service).
+    pub(crate) fn has_run(&self) -> bool {
+        matches!(self.life, Life::Running(_))
+    }
+
+    /// Hands the service to a new run begun `since` (see [`Run::since`]), which the caller
+    /// spawns; `None` if a run exists already.
+    pub(crate) fn begin_run(&mut self, since: u64) -> Option<Box<dyn DynService>> {
+        let run = Run {
+            task: None,
+            since,
+            deadline: None,
+            stop: None,
+        };
+        match std::mem::replace(&mut self.life, Life::Running(run)) {
+            Life::Resting(service) => Some(service),
+            running => {
+                self.life = running;
+                None
+            }
+        }
+    }
+
+    /// Takes back the service of its run, which ended; gives the run, or gives the service
+    /// back if there was no run (the child keeps its own).
+    pub(crate) fn end_run(
+        &mut self,
+        service: Box<dyn DynService>,
+    ) -> Result<Run, Box<dyn DynService>> {
+        let Life::Running(run) = &mut self.life else {
+            return Err(service);
+        };
+        let run = std::mem::take(run);
+        self.life = Life::Resting(service);
+        Ok(run)
+    }
+
     /// Running (or starting), and not told to stop.
     pub(crate) fn is_live(&self) -> bool {
-        self.run.as_ref().is_some_and(|run| run.stop.is_none())
+        self.run().is_some_and(|run| run.stop.is_none())
     }
 
     pub(crate) fn is_stopping(&self) -> bool {
-        self.run.as_ref().is_some_and(|run| run.stop.is_some())
+        self.run().is_some_and(|run| run.stop.is_some())
     }
 
     /// Removed by request and still stopping: no longer listed, no longer in any group.
     pub(crate) fn is_removed(&self) -> bool {
-        self.run
-            .as_ref()
+        self.run()
             .and_then(|run| run.stop)
             .is_some_and(|stop| stop.then == AfterStop::Remove)
     }
+}
+
+/// A child's service is in one place at a time: with its supervisor between runs, or in the
+/// task of its run, which hands it back when it ends. One or the other, in the room of the
+/// larger: a pool keeps one record per child.
+enum Life {
+    Resting(Box<dyn DynService>),
+    Running(Run),
 }
 
 /// What only some children have.
@@ -162,6 +218,7 @@ struct Rare {
 }
 
 /// The current run of a child.
+#[derive(Default)]
 pub(crate) struct Run {
     /// Only to abort: the task's end comes back through the inbox. `None` in unit tests.
     pub(crate) task: Option<AbortHandle>,

@@ -255,7 +255,7 @@ impl Machine {
             child.path = Some(paths.push(&self.report.path, &child.name));
             child.fresh = true;
             child.held = false;
-            if child.run.is_none() {
+            if !child.has_run() {
                 self.unwell.set(child, ChildState::Stopped);
             }
             // A child still stopping from an aborted serve is queued too: the queue waits
@@ -414,7 +414,7 @@ impl Machine {
             return;
         }
         for (id, child) in self.children.iter_mut() {
-            let Some(run) = child.run.as_mut() else {
+            let Some(run) = child.run() else {
                 continue;
             };
             if let Some(task) = &run.task {
@@ -423,6 +423,9 @@ impl Machine {
             if let Some(token) = child.token.take() {
                 token.cancel();
             }
+            let Some(run) = child.run_mut() else {
+                continue;
+            };
             if let Some(stop) = run.stop.as_mut() {
                 stop.aborted = true;
                 continue;
@@ -458,15 +461,17 @@ impl Machine {
             self.dispose_service(None, service);
             return;
         };
-        let Some(Run {
+        let Run {
             task,
             deadline,
             stop,
             ..
-        }) = child.run.take()
-        else {
-            self.dispose_service(Some(id), service);
-            return;
+        } = match child.end_run(service) {
+            Ok(run) => run,
+            Err(service) => {
+                self.dispose_service(Some(id), service);
+                return;
+            }
         };
         // The last handle on the finished task: freed before a restart spawns the next, so
         // that the allocator can hand the same memory straight back.
@@ -479,8 +484,6 @@ impl Machine {
         if let Some(key) = deadline {
             self.deadlines.disarm(key);
         }
-        // A child has one service: there is never an old one to drop here.
-        child.service = Some(service);
         match stop {
             Some(stop) => self.stopped(id, stop, outcome, now, spawn),
             None => {
@@ -508,7 +511,7 @@ impl Machine {
             return; // a previous run's late signal
         }
         self.unwell.set(child, ChildState::Running);
-        if let Some(key) = child.run.as_mut().and_then(|run| run.deadline.take()) {
+        if let Some(key) = child.run_mut().and_then(|run| run.deadline.take()) {
             self.deadlines.disarm(key);
         }
         if self.waiting == Some(id) {
@@ -583,7 +586,7 @@ impl Machine {
             if child.is_stopping() {
                 break; // still stopping from an aborted serve: its service is on its way
             }
-            if child.run.is_some() || child.held || child.service.is_none() {
+            if child.has_run() || child.held {
                 self.queue.pop_front();
                 continue;
             }
@@ -620,7 +623,9 @@ impl Machine {
         let Some(child) = self.children.get_mut(id) else {
             return;
         };
-        let Some(service) = child.service.take() else {
+        let since =
+            u64::try_from(now.saturating_duration_since(self.began).as_nanos()).unwrap_or(u64::MAX);
+        let Some(service) = child.begin_run(since) else {
             return;
         };
         let path = child
@@ -642,13 +647,10 @@ impl Machine {
         let deadline = ready
             .and_then(|timeout| stopping::deadline(now, timeout))
             .map(|at| self.deadlines.arm(id, at));
-        child.run = Some(Run {
-            task,
-            since: u64::try_from(now.saturating_duration_since(self.began).as_nanos())
-                .unwrap_or(u64::MAX),
-            deadline,
-            stop: None,
-        });
+        if let Some(run) = child.run_mut() {
+            run.task = task;
+            run.deadline = deadline;
+        }
         if ready.is_some() {
             self.unwell.set(child, ChildState::Starting);
             self.waiting = Some(id);
@@ -847,7 +849,7 @@ impl Machine {
             let Some(child) = self.children.get(id) else {
                 continue;
             };
-            if child.held || child.run.is_some() {
+            if child.held || child.has_run() {
                 continue;
             }
             if child.restart == Restart::Temporary {
@@ -862,7 +864,7 @@ impl Machine {
         if self.backoff.is_some() {
             for &id in &group.restart {
                 if let Some(child) = self.children.get_mut(id)
-                    && child.run.is_none()
+                    && !child.has_run()
                     && !child.held
                 {
                     self.unwell.set(child, ChildState::BackedOff);
@@ -897,7 +899,7 @@ impl Machine {
         // First in line, in the order they failed.
         for &id in queued.iter().rev() {
             if let Some(child) = self.children.get_mut(id)
-                && child.run.is_none()
+                && !child.has_run()
                 && !child.held
             {
                 self.unwell.set(child, ChildState::Restarting);
@@ -956,14 +958,15 @@ impl Machine {
         let budget = child
             .shutdown()
             .unwrap_or(Shutdown::Timeout(config.shutdown));
-        let Some(run) = child.run.as_mut() else {
-            return;
-        };
-        if let Some(stop) = run.stop.as_mut() {
-            if then == AfterStop::Remove || stop.then == AfterStop::Start {
-                stop.then = then;
+        match child.run_mut().map(|run| &mut run.stop) {
+            None => return,
+            Some(Some(stop)) => {
+                if then == AfterStop::Remove || stop.then == AfterStop::Start {
+                    stop.then = then;
+                }
+                return;
             }
-            return;
+            Some(None) => {}
         }
         if let Some(token) = child.token.take() {
             token.cancel();
@@ -973,6 +976,9 @@ impl Machine {
             // run's context holds the last handle, and the child's task frees it.
             child.path = None;
         }
+        let Some(run) = child.run_mut() else {
+            return;
+        };
         if let Some(key) = run.deadline.take() {
             self.deadlines.disarm(key);
         }
@@ -1083,7 +1089,7 @@ impl Machine {
             return;
         };
         let name = child.name.clone();
-        let Some(run) = child.run.as_mut() else {
+        let Some(run) = child.run_mut() else {
             return;
         };
         if run.deadline != Some(key) {
@@ -1161,7 +1167,7 @@ impl Machine {
         // stopped and, when stopping concurrently, the live ones told to stop right there.
         let mut live = Vec::with_capacity(self.children.len());
         for (id, child) in self.children.iter_mut() {
-            if child.run.is_none() {
+            if !child.has_run() {
                 self.unwell.set(child, ChildState::Stopped);
             } else if child.is_live() {
                 live.push(id);
@@ -1227,7 +1233,7 @@ impl Machine {
         if let Some(group) = &mut self.group {
             group.restart.remove(&id);
         }
-        if child.run.is_some() {
+        if child.has_run() {
             self.begin_stop(id, AfterStop::Remove, now);
             if let Some(waiter) = waiter {
                 self.waiters.add(id, waiter);
@@ -1262,7 +1268,7 @@ impl Machine {
         match action {
             Control::Stop => {
                 child.held = true;
-                if child.run.is_none() {
+                if !child.has_run() {
                     self.unwell.set(child, ChildState::Stopped);
                     if self.gate == Some(id) {
                         self.gate = None;
@@ -1279,7 +1285,7 @@ impl Machine {
                 if let Some(stop) = self
                     .children
                     .get_mut(id)
-                    .and_then(|c| c.run.as_mut())
+                    .and_then(|c| c.run_mut())
                     .and_then(|r| r.stop.as_mut())
                     && stop.then == AfterStop::Start
                 {
@@ -1288,7 +1294,7 @@ impl Machine {
                 Ok(true)
             }
             Control::Start => {
-                if child.run.is_some()
+                if child.has_run()
                     || matches!(child.state, ChildState::BackedOff | ChildState::Restarting)
                 {
                     return Err(SupervisorError::ChildRunning {
@@ -1309,9 +1315,9 @@ impl Machine {
                     self.begin_stop(id, AfterStop::Start, now);
                     return Ok(true);
                 }
-                if child.run.is_some() {
+                if child.has_run() {
                     // Stopping already: start it again once stopped.
-                    if let Some(stop) = child.run.as_mut().and_then(|r| r.stop.as_mut())
+                    if let Some(stop) = child.run_mut().and_then(|r| r.stop.as_mut())
                         && stop.then == AfterStop::Rest
                     {
                         stop.then = AfterStop::Start;
@@ -1351,7 +1357,7 @@ impl Machine {
                 restart: c.restart,
                 restarts: c.restarts(),
                 last_error: c.last_error().map(LastError::text),
-                uptime: c.run.as_ref().map(|r| {
+                uptime: c.run().map(|r| {
                     let since = self.began.checked_add(Duration::from_nanos(r.since));
                     now.saturating_duration_since(since.unwrap_or(now))
                 }),
