@@ -1459,7 +1459,7 @@ mod tests {
 
         fn add(&mut self, id: u64, spec: ChildSpec) {
             let svc = service::boxed(service_fn("c", |_ctx| async { Ok(()) }));
-            let name = self.sup.shared.names().claim(&Arc::from("c"));
+            let name = self.sup.shared.names().claim(&Arc::new("c".to_owned()));
             let child = Child::new(name, svc, spec);
             let now = self.now;
             self.sup

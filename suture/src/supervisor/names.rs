@@ -12,18 +12,24 @@ use std::sync::Arc;
 /// A child's name, as its supervisor keeps it: the base, shared by every sibling added under
 /// it (a pool's elements share one string), and the suffix that makes it unique. The text
 /// `worker#7` is built only when something reads it.
+///
+/// The base is an `Arc<String>` rather than an `Arc<str>`: a thin pointer, 8 bytes less in
+/// the record a pool keeps per child, for one more hop when the name is read.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Name {
-    base: Arc<str>,
+    base: Base,
     /// 1 for the bare name.
     suffix: u32,
 }
 
+/// The shared text of a base name.
+pub(crate) type Base = Arc<String>;
+
 impl Name {
-    /// The name as one shared string: the base itself when it has no suffix.
+    /// The name as one string of its own (for events, which outlive the child).
     pub(crate) fn shared(&self) -> Arc<str> {
         if self.suffix == 1 {
-            self.base.clone()
+            Arc::from(self.base.as_str())
         } else {
             Arc::from(self.to_string())
         }
@@ -32,7 +38,7 @@ impl Name {
     /// Stands for a child forgotten before its service came back.
     pub(crate) fn removed() -> Name {
         Name {
-            base: Arc::from("(removed)"),
+            base: Arc::new("(removed)".to_owned()),
             suffix: 1,
         }
     }
@@ -101,10 +107,10 @@ impl fmt::Debug for Name {
 #[derive(Default)]
 pub(crate) struct Names {
     /// Per base name: which suffixes are taken. Pools share one entry, not one per child.
-    taken: HashMap<Arc<str>, Slots>,
+    taken: HashMap<Base, Slots>,
     /// The last static name claimed: the children of a pool, added one after another under
     /// their type's name, share its string instead of allocating one each.
-    last_static: Option<(&'static str, Arc<str>)>,
+    last_static: Option<(&'static str, Base)>,
 }
 
 /// The suffixes of one base name: `1..next` minus `freed` are in use (1 is the bare name).
@@ -122,14 +128,14 @@ pub(crate) fn is_valid(name: &str) -> bool {
 
 impl Names {
     /// The shared string of `name`: a static name repeated is not allocated again.
-    pub(crate) fn intern(&mut self, name: Cow<'static, str>) -> Arc<str> {
+    pub(crate) fn intern(&mut self, name: Cow<'static, str>) -> Base {
         let Cow::Borrowed(name) = name else {
-            return Arc::from(name);
+            return Arc::new(name.into_owned());
         };
         match &self.last_static {
             Some((text, shared)) if *text == name => shared.clone(),
             _ => {
-                let shared: Arc<str> = Arc::from(name);
+                let shared = Arc::new(name.to_owned());
                 self.last_static = Some((name, shared.clone()));
                 shared
             }
@@ -137,8 +143,8 @@ impl Names {
     }
 
     /// Takes `base` for a new child, or its lowest free suffixed form.
-    pub(crate) fn claim(&mut self, base: &Arc<str>) -> Name {
-        let Some(slots) = self.taken.get_mut(&**base) else {
+    pub(crate) fn claim(&mut self, base: &Base) -> Name {
+        let Some(slots) = self.taken.get_mut(base) else {
             self.taken.insert(
                 base.clone(),
                 Slots {
@@ -185,13 +191,13 @@ mod tests {
     use super::*;
 
     fn claim(names: &mut Names, name: &str) -> String {
-        names.claim(&Arc::from(name)).to_string()
+        names.claim(&Arc::new(name.to_owned())).to_string()
     }
 
     fn release(names: &mut Names, name: &str) {
         let (base, suffix) = name.split_once('#').unwrap_or((name, "1"));
         names.release(&Name {
-            base: Arc::from(base),
+            base: Arc::new(base.to_owned()),
             suffix: suffix.parse().unwrap(),
         });
     }
@@ -200,7 +206,7 @@ mod tests {
     fn a_name_joined_from_its_parts_reads_as_it_displays() {
         for suffix in [1, 2, 9, 10, 99, 100, 12_345, u32::MAX] {
             let name = Name {
-                base: Arc::from("worker"),
+                base: Arc::new("worker".to_owned()),
                 suffix,
             };
             let joined = [name.base(), name.suffix().as_str()].concat();
@@ -237,7 +243,7 @@ mod tests {
     #[test]
     fn siblings_of_a_pool_share_their_name_until_it_is_taken() {
         let mut names = Names::default();
-        let shared: Arc<str> = Arc::from("worker");
+        let shared: Base = Arc::new("worker".to_owned());
         assert!(Arc::ptr_eq(&names.claim(&shared).base, &shared));
         assert!(
             Arc::ptr_eq(&names.claim(&shared).base, &shared),

@@ -189,7 +189,11 @@ mod tests {
 
     fn child(names: &mut Names) -> Child {
         let service = service::boxed(service_fn("c", |_ctx| async { Ok(()) }));
-        Child::new(names.claim(&Arc::from("c")), service, ChildSpec::new())
+        Child::new(
+            names.claim(&Arc::new("c".to_owned())),
+            service,
+            ChildSpec::new(),
+        )
     }
 
     fn ids(store: &Store) -> Vec<u64> {
