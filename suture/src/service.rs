@@ -184,8 +184,8 @@ pub(crate) struct Exit {
 pub(crate) trait DynService: Send + 'static {
     fn supervisor_handle(&self) -> Option<SupervisorHandle>;
     /// Spawns one incarnation, inside `span`; it reports its end on `exits`, even when
-    /// aborted. `restart` says it is not the child's first run; `runtime` is the one the
-    /// supervisor runs on.
+    /// aborted. `restart` says it restarts within its supervisor's serve; `runtime` is the
+    /// one the supervisor runs on.
     fn spawn(
         self: Box<Self>,
         id: u64,

@@ -88,6 +88,7 @@ impl Spawn for Spawner<'_> {
         let Launch {
             id,
             runs,
+            first,
             token,
             path,
             ready_gated,
@@ -116,14 +117,7 @@ impl Spawn for Spawner<'_> {
             }),
         });
         let ctx = self.parent.child(token, path, links);
-        Some(service.spawn(
-            id,
-            ctx,
-            self.to_parent.clone(),
-            span,
-            runs > 1,
-            &self.runtime,
-        ))
+        Some(service.spawn(id, ctx, self.to_parent.clone(), span, !first, &self.runtime))
     }
 }
 

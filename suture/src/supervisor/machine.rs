@@ -49,6 +49,9 @@ pub(crate) struct Launch {
     pub(crate) id: u64,
     /// Which run of the child this is (1 for the first).
     pub(crate) runs: u64,
+    /// Its first start in this serve, not a restart (a pool served again starts each child
+    /// as it did the first time).
+    pub(crate) first: bool,
     pub(crate) token: CancellationToken,
     pub(crate) path: ChildPath,
     /// It has a ready timeout: it says when it is ready.
@@ -638,6 +641,7 @@ impl Machine {
         let launch = Launch {
             id,
             runs: child.runs,
+            first: child.fresh,
             token,
             path,
             ready_gated: ready.is_some(),
@@ -1420,12 +1424,15 @@ mod tests {
     #[derive(Default)]
     struct Fake {
         started: Vec<u64>,
+        /// Which starts were first starts in their serve.
+        first: Vec<bool>,
         services: HashMap<u64, Box<dyn DynService>>,
     }
 
     impl Spawn for Fake {
         fn spawn(&mut self, launch: Launch, service: Box<dyn DynService>) -> Option<AbortHandle> {
             self.started.push(launch.id);
+            self.first.push(launch.first);
             self.services.insert(launch.id, service);
             None
         }
@@ -1483,6 +1490,26 @@ mod tests {
         fn state(&mut self, id: u64) -> ChildState {
             self.machine().children.get(id).unwrap().state
         }
+    }
+
+    #[test]
+    fn a_start_is_first_in_each_serve_and_a_restart_is_not() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        rig.add(0, ChildSpec::new());
+        rig.add(1, ChildSpec::new());
+        rig.begin();
+        rig.fail(0);
+        assert_eq!(rig.fake.started, [0, 1, 0]);
+        assert_eq!(rig.fake.first, [true, true, false]);
+        let now = rig.now;
+        rig.machine().on_cancel(now);
+        rig.end(0, Outcome::Returned(Ok(())));
+        rig.end(1, Outcome::Returned(Ok(())));
+        assert!(rig.machine().take_ending().is_some(), "the serve is over");
+        // Served again: its children start as they did the first time.
+        rig.begin();
+        assert_eq!(rig.fake.started, [0, 1, 0, 0, 1]);
+        assert_eq!(rig.fake.first, [true, true, false, true, true]);
     }
 
     #[test]
