@@ -222,10 +222,8 @@ struct Rare {
 pub(crate) struct Run {
     /// Only to abort: the task's end comes back through the inbox. `None` in unit tests.
     pub(crate) task: Option<AbortHandle>,
-    /// When it started, in nanoseconds from its serve's start: half the size of an
-    /// `Instant`, in a record a pool keeps per child. (A run left stopping by an aborted serve
-    /// keeps its offset from that serve's start: while the next serve waits for it, its
-    /// uptime reads short.)
+    /// When it started, in nanoseconds from its supervisor's first serve (the same for
+    /// every serve): half the size of an `Instant`, in a record a pool keeps per child.
     pub(crate) since: u64,
     /// Its ready deadline while starting, then its stop deadline once told to stop.
     pub(crate) deadline: Option<Key>,

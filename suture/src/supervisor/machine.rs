@@ -203,8 +203,10 @@ pub(crate) struct Machine {
     published: Option<(HealthKind, u64)>,
     /// How the children stopped during this serve's shutdown.
     pub(crate) stops: StopTally,
-    /// When this serve began: a run's start is kept as an offset from it (see `Run::since`).
-    began: Instant,
+    /// When this supervisor was first served: a run's start is kept as an offset from it
+    /// (see `Run::since`). Every serve counts from it, so a run left stopping by an aborted
+    /// serve keeps its uptime in the next.
+    epoch: Option<Instant>,
 }
 
 impl Machine {
@@ -229,7 +231,7 @@ impl Machine {
             unwell: Unwell::default(),
             published: None,
             stops: StopTally::default(),
-            began: Instant::now(),
+            epoch: None,
         }
     }
 
@@ -238,7 +240,7 @@ impl Machine {
     /// Starts a serve: every child is queued to start, in order.
     pub(crate) fn begin(&mut self, report: Reporter, now: Instant, spawn: &mut impl Spawn) {
         self.report = report;
-        self.began = now;
+        self.epoch.get_or_insert(now);
         self.phase = Phase::Starting;
         self.intensity.reset();
         self.backoff = None;
@@ -626,8 +628,9 @@ impl Machine {
         let Some(child) = self.children.get_mut(id) else {
             return;
         };
+        let epoch = *self.epoch.get_or_insert(now);
         let since =
-            u64::try_from(now.saturating_duration_since(self.began).as_nanos()).unwrap_or(u64::MAX);
+            u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX);
         let Some(service) = child.begin_run(since) else {
             return;
         };
@@ -1362,7 +1365,9 @@ impl Machine {
                 restarts: c.restarts(),
                 last_error: c.last_error().map(LastError::text),
                 uptime: c.run().map(|r| {
-                    let since = self.began.checked_add(Duration::from_nanos(r.since));
+                    let since = self
+                        .epoch
+                        .and_then(|epoch| epoch.checked_add(Duration::from_nanos(r.since)));
                     now.saturating_duration_since(since.unwrap_or(now))
                 }),
                 supervisor: c.supervisor().cloned(),
@@ -1510,6 +1515,21 @@ mod tests {
         rig.begin();
         assert_eq!(rig.fake.started, [0, 1, 0, 0, 1]);
         assert_eq!(rig.fake.first, [true, true, false, true, true]);
+    }
+
+    #[test]
+    fn a_run_left_stopping_by_an_aborted_serve_keeps_its_uptime() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        rig.add(0, ChildSpec::new());
+        rig.begin();
+        rig.now += Duration::from_secs(10);
+        let now = rig.now;
+        rig.machine().abandon(now);
+        // Served again while the aborted run has not handed its service back yet.
+        rig.begin();
+        assert_eq!(rig.state(0), ChildState::Stopping);
+        let info = rig.machine().children_info(now + Duration::from_secs(5));
+        assert_eq!(info[0].uptime, Some(Duration::from_secs(15)));
     }
 
     #[test]
