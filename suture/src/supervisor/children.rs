@@ -369,7 +369,11 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn a_record_stays_within_its_budget() {
-        assert_eq!(std::mem::size_of::<Child>(), 96);
+        let size = std::mem::size_of::<Child>();
+        assert!(
+            size <= 96,
+            "a child's record takes {size} bytes, its budget 96"
+        );
     }
 
     #[test]
