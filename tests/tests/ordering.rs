@@ -1,14 +1,17 @@
 //! Ordered start-up (readiness), ordered shutdown with budgets, abort, and the unstopped report.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use suture::testing::{EventRecorder, Journal, Running, Scripted, Step, describe};
 use suture::{
-    ChildSpec, Context, EventKind, NotReady, Shutdown, ShutdownOrder, Supervisor, service_fn,
+    ChildSpec, Context, EventKind, NotReady, Service, ServiceResult, Shutdown, ShutdownOrder,
+    Supervisor, service_fn,
 };
 use suture_tests::SECOND;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 fn ready_within(secs: u64) -> ChildSpec {
     ChildSpec::default().ready_within(Duration::from_secs(secs))
@@ -257,4 +260,49 @@ async fn a_child_blocking_its_thread_is_reported_as_unstopped() {
         "the report is recursive"
     );
     release.send(()).unwrap();
+}
+
+/// Runs until told to stop; says when it is dropped.
+struct Watched(Arc<AtomicBool>);
+
+impl Service for Watched {
+    async fn serve(&mut self, ctx: Context) -> ServiceResult {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A tree given to `serve_background` is never served again: at its shutdown a child
+/// supervisor's subtree is dropped once its run has ended, rather than with the whole tree
+/// after the slowest child has stopped.
+#[tokio::test(start_paused = true)]
+async fn a_consumed_tree_lets_go_of_each_service_as_its_run_ends() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let inner = Supervisor::builder("inner").build().unwrap();
+    inner.add(Watched(dropped.clone())).unwrap();
+    let root = Supervisor::builder("app")
+        .shutdown_order(ShutdownOrder::Concurrent)
+        .build()
+        .unwrap();
+    let handle = root.handle();
+    root.add(inner).unwrap();
+    root.add(Scripted::new("slow", [Step::StopSlowly(10 * SECOND)]))
+        .unwrap();
+    let stop = CancellationToken::new();
+    let task = root.serve_background(Context::new(stop.clone())).await;
+    stop.cancel();
+    tokio::time::sleep(5 * SECOND).await;
+    assert!(!task.is_finished(), "`slow` is still stopping");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the inner tree's service went as its run ended"
+    );
+    task.await.unwrap().unwrap();
+    assert!(handle.is_finished());
 }

@@ -383,6 +383,10 @@ impl Runner {
             }
         };
         let handle = root.__supervisor_handle();
+        if let Some(handle) = &handle {
+            // The root is served once, then dropped with the program's end.
+            handle.shared.mark_last_serve();
+        }
         if on_ready.is_some() && handle.is_none() {
             tracing::warn!(
                 target: "suture",

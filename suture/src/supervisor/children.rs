@@ -135,14 +135,14 @@ impl Child {
     pub(crate) fn run(&self) -> Option<&Run> {
         match &self.life {
             Life::Running(run) => Some(run),
-            Life::Resting(_) => None,
+            Life::Resting(_) | Life::Gone => None,
         }
     }
 
     pub(crate) fn run_mut(&mut self) -> Option<&mut Run> {
         match &mut self.life {
             Life::Running(run) => Some(run),
-            Life::Resting(_) => None,
+            Life::Resting(_) | Life::Gone => None,
         }
     }
 
@@ -162,8 +162,20 @@ impl Child {
         };
         match std::mem::replace(&mut self.life, Life::Running(run)) {
             Life::Resting(service) => Some(service),
-            running => {
-                self.life = running;
+            other => {
+                self.life = other;
+                None
+            }
+        }
+    }
+
+    /// Takes its service for good, between runs (its supervisor's last serve is ending): the
+    /// child stays listed, stopped, and never starts again.
+    pub(crate) fn let_go(&mut self) -> Option<Box<dyn DynService>> {
+        match std::mem::replace(&mut self.life, Life::Gone) {
+            Life::Resting(service) => Some(service),
+            other => {
+                self.life = other;
                 None
             }
         }
@@ -206,6 +218,8 @@ impl Child {
 enum Life {
     Resting(Box<dyn DynService>),
     Running(Run),
+    /// Let go at the end of its supervisor's last serve (see `let_go`).
+    Gone,
 }
 
 /// What only some children have.

@@ -2,7 +2,7 @@
 //! shares with the supervisor's value.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -70,6 +70,9 @@ pub(crate) struct Shared {
     pub(crate) health: watch::Sender<Health>,
     /// How the children stopped at the last shutdown, this subtree's included.
     pub(crate) stops: Mutex<StopTally>,
+    /// Its serve is its last: the value is dropped once the serve ends (see
+    /// [`Shared::mark_last_serve`]).
+    pub(crate) last_serve: AtomicBool,
 }
 
 /// How the children of a subtree stopped at a shutdown.
@@ -132,6 +135,20 @@ pub(crate) enum Control {
     Restart,
 }
 impl Shared {
+    /// Says that nobody will serve this supervisor again: its owner consumed it
+    /// (`serve_background`, `run`), or its parent is shutting down and will drop it. Its
+    /// shutdown then lets go of each child supervisor as the child's run ends, on the
+    /// worker at hand, rather than keeping every subtree for the value's drop, on one
+    /// thread at the very end.
+    pub(crate) fn mark_last_serve(&self) {
+        self.last_serve.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Shared::mark_last_serve`] was said.
+    pub(crate) fn is_last_serve(&self) -> bool {
+        self.last_serve.load(Ordering::Acquire)
+    }
+
     /// Marks a running supervisor as stopping for good: from here on, new children are
     /// refused, as they would never run.
     pub(crate) fn mark_stopping(&self) {

@@ -489,20 +489,31 @@ impl Machine {
         if let Some(key) = deadline {
             self.deadlines.disarm(key);
         }
+        // It ended by itself, not told to stop: its token can serve the next run, unless
+        // the service cancelled it itself.
+        if stop.is_none()
+            && child
+                .token
+                .as_ref()
+                .is_some_and(CancellationToken::is_cancelled)
+        {
+            child.token = None;
+        }
+        // Nobody will serve this supervisor again: a child supervisor goes now, its subtree
+        // with it, rather than with the whole tree on one thread at the very end. (A plain
+        // service stays: one free each, spread over the stop, cost a flat pool more than
+        // they saved.)
+        let gone = (matches!(self.phase, Phase::Stopping(_))
+            && child.supervisor().is_some()
+            && self.shared.is_last_serve())
+        .then(|| child.let_go())
+        .flatten();
+        if let Some(service) = gone {
+            self.dispose_service(Some(id), service);
+        }
         match stop {
             Some(stop) => self.stopped(id, stop, outcome, now, spawn),
-            None => {
-                // It ended by itself, not told to stop: its token can serve the next run,
-                // unless the service cancelled it itself.
-                if child
-                    .token
-                    .as_ref()
-                    .is_some_and(CancellationToken::is_cancelled)
-                {
-                    child.token = None;
-                }
-                self.ended(id, outcome, now, spawn);
-            }
+            None => self.ended(id, outcome, now, spawn),
         }
         self.pump(now, spawn);
     }
@@ -1172,8 +1183,14 @@ impl Machine {
         self.to_stop.clear();
         // One pass over the children (a pool may hold a million): the idle ones are marked
         // stopped and, when stopping concurrently, the live ones told to stop right there.
+        let last_serve = self.shared.is_last_serve();
         let mut live = Vec::with_capacity(self.children.len());
         for (id, child) in self.children.iter_mut() {
+            if last_serve && let Some(handle) = child.supervisor() {
+                // Stopped by this last serve, a child supervisor is never served again
+                // either: told before it is told to stop.
+                handle.shared.mark_last_serve();
+            }
             if !child.has_run() {
                 self.unwell.set(child, ChildState::Stopped);
             } else if child.is_live() {
@@ -1416,6 +1433,7 @@ mod tests {
     //! The machine alone, without tokio: inputs in, effects and state out.
 
     use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     use tokio::sync::oneshot;
 
@@ -1479,6 +1497,31 @@ mod tests {
                 .on_command(Command::Add { id, child }, now, &mut self.fake);
         }
 
+        /// Adds a child supervisor with one child, whose service sets `dropped` when it is
+        /// dropped.
+        fn add_watched_tree(&mut self, id: u64, dropped: &Arc<AtomicBool>) {
+            struct Watch(Arc<AtomicBool>);
+            impl Drop for Watch {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::SeqCst);
+                }
+            }
+            let watch = Watch(dropped.clone());
+            let inner = Supervisor::builder("inner").build().unwrap();
+            inner
+                .add(service_fn("c", move |_ctx| {
+                    let _ = &watch;
+                    async { Ok(()) }
+                }))
+                .unwrap();
+            let name = self.sup.shared.names().claim(&Arc::new("inner".to_owned()));
+            let child = Child::new(name, service::boxed(inner), ChildSpec::new());
+            let now = self.now;
+            self.sup
+                .machine
+                .on_command(Command::Add { id, child }, now, &mut self.fake);
+        }
+
         /// The run of `id` ends with `outcome`.
         fn end(&mut self, id: u64, outcome: Outcome) {
             let service = self.fake.services.remove(&id).expect("it runs");
@@ -1530,6 +1573,42 @@ mod tests {
         assert_eq!(rig.state(0), ChildState::Stopping);
         let info = rig.machine().children_info(now + Duration::from_secs(5));
         assert_eq!(info[0].uptime, Some(Duration::from_secs(15)));
+    }
+
+    #[test]
+    fn a_last_serve_lets_go_of_each_child_supervisor_as_its_run_ends() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        let dropped = Arc::new(AtomicBool::new(false));
+        rig.add_watched_tree(0, &dropped);
+        rig.add(1, ChildSpec::new());
+        rig.sup.shared.mark_last_serve();
+        rig.begin();
+        let now = rig.now;
+        rig.machine().on_cancel(now);
+        rig.end(0, Outcome::Returned(Ok(())));
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "its subtree let go as its run ended, while its sibling still stops"
+        );
+        assert_eq!(rig.state(0), ChildState::Stopped, "and still listed");
+        rig.end(1, Outcome::Returned(Ok(())));
+        assert!(rig.machine().take_ending().is_some());
+        assert_eq!(rig.machine().children.len(), 2);
+    }
+
+    #[test]
+    fn a_serve_that_may_come_again_keeps_every_child() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        let dropped = Arc::new(AtomicBool::new(false));
+        rig.add_watched_tree(0, &dropped);
+        rig.begin();
+        let now = rig.now;
+        rig.machine().on_cancel(now);
+        rig.end(0, Outcome::Returned(Ok(())));
+        assert!(rig.machine().take_ending().is_some());
+        assert!(!dropped.load(Ordering::SeqCst), "kept for the next serve");
+        rig.begin();
+        assert_eq!(rig.fake.started, [0, 0], "and served again");
     }
 
     #[test]

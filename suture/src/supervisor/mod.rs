@@ -26,7 +26,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{oneshot, watch};
@@ -210,6 +210,7 @@ impl Supervisor {
     /// ```
     pub async fn serve_background(mut self, ctx: Context) -> JoinHandle<ServiceResult> {
         let (started_tx, started_rx) = oneshot::channel();
+        self.shared.mark_last_serve();
         let task =
             tokio::spawn(async move { driver::serve(&mut self, ctx, Some(started_tx)).await });
         // An error (the loop ended before starting) just means there is nothing to wait for.
@@ -260,6 +261,7 @@ impl Supervisor {
             names: Mutex::default(),
             health: watch::Sender::new(Health::Stopped),
             stops: Mutex::new(StopTally::default()),
+            last_serve: AtomicBool::new(false),
         });
         let report = Reporter::idle(shared.name.clone(), EventSink::new(None, None));
         Supervisor {
