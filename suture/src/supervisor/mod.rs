@@ -185,7 +185,9 @@ impl Supervisor {
     /// Serves this supervisor on a new task and returns once its loop runs and its initial
     /// children have started (the ones waiting for `ready` included).
     ///
-    /// The task's output is what [`serve`](Service::serve) returned.
+    /// The task's output is what [`serve`](Service::serve) returned. The supervisor is
+    /// consumed: the task drops it before it ends, and its shutdown drops each child
+    /// supervisor (with its subtree) as soon as that child has stopped.
     ///
     /// # Cancel safety
     ///
