@@ -282,7 +282,7 @@ impl Drop for Watched {
 /// supervisor's subtree is dropped once its run has ended, rather than with the whole tree
 /// after the slowest child has stopped.
 #[tokio::test(start_paused = true)]
-async fn a_consumed_tree_lets_go_of_each_service_as_its_run_ends() {
+async fn a_consumed_tree_lets_go_of_each_subtree_as_its_run_ends() {
     let dropped = Arc::new(AtomicBool::new(false));
     let inner = Supervisor::builder("inner").build().unwrap();
     inner.add(Watched(dropped.clone())).unwrap();
