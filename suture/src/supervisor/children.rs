@@ -146,6 +146,11 @@ impl Child {
         }
     }
 
+    /// Let go for good (see `let_go`): it never starts again.
+    pub(crate) fn is_gone(&self) -> bool {
+        matches!(self.life, Life::Gone)
+    }
+
     /// Whether a run's task exists (and holds the service).
     pub(crate) fn has_run(&self) -> bool {
         matches!(self.life, Life::Running(_))

@@ -137,7 +137,7 @@ pub(crate) enum Control {
 impl Shared {
     /// Says that nobody will serve this supervisor again: its owner consumed it
     /// (`serve_background`, `run`), or its parent is shutting down and will drop it. Its
-    /// shutdown then lets go of each child supervisor as the child's run ends, on the
+    /// shutdown then lets go of each child supervisor whose run ends during it, on the
     /// worker at hand, rather than keeping every subtree for the value's drop, on one
     /// thread at the very end.
     pub(crate) fn mark_last_serve(&self) {

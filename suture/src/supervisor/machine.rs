@@ -602,7 +602,7 @@ impl Machine {
             if child.is_stopping() {
                 break; // still stopping from an aborted serve: its service is on its way
             }
-            if child.has_run() || child.held {
+            if child.has_run() || child.held || child.is_gone() {
                 self.queue.pop_front();
                 continue;
             }
@@ -1284,7 +1284,8 @@ impl Machine {
         let Some(child) = self.children.get_mut(id).filter(|c| !c.is_removed()) else {
             return Err(self.unknown_child());
         };
-        if stopping_for_good && action != Control::Stop {
+        // A child let go at the end of a last serve has no service left to start.
+        if (stopping_for_good || child.is_gone()) && action != Control::Stop {
             return Err(SupervisorError::Finished {
                 supervisor: self.shared.name(),
             });
@@ -1594,6 +1595,27 @@ mod tests {
         rig.end(1, Outcome::Returned(Ok(())));
         assert!(rig.machine().take_ending().is_some());
         assert_eq!(rig.machine().children.len(), 2);
+        // Served again all the same (nothing public does that): the child let go neither
+        // starts nor says it did.
+        rig.begin();
+        assert_eq!(rig.fake.started, [0, 1, 1]);
+        assert_eq!(rig.state(0), ChildState::Stopped);
+        let (reply, mut answer) = oneshot::channel();
+        let now = rig.now;
+        rig.sup.machine.on_command(
+            Command::Control {
+                id: 0,
+                action: Control::Start,
+                reply,
+            },
+            now,
+            &mut rig.fake,
+        );
+        assert!(matches!(
+            answer.try_recv(),
+            Ok(Err(SupervisorError::Finished { .. }))
+        ));
+        assert_eq!(rig.fake.started, [0, 1, 1]);
     }
 
     #[test]

@@ -186,8 +186,8 @@ impl Supervisor {
     /// children have started (the ones waiting for `ready` included).
     ///
     /// The task's output is what [`serve`](Service::serve) returned. The supervisor is
-    /// consumed: the task drops it before it ends, and its shutdown drops each child
-    /// supervisor (with its subtree) as soon as that child has stopped.
+    /// consumed: the task drops it before it ends, and a child supervisor still running when
+    /// the shutdown begins is dropped, with its subtree, as soon as it has stopped.
     ///
     /// # Cancel safety
     ///
