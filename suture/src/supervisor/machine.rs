@@ -503,11 +503,12 @@ impl Machine {
         // with it, rather than with the whole tree on one thread at the very end. (A plain
         // service stays: one free each, spread over the stop, cost a flat pool more than
         // they saved.)
-        let gone = (matches!(self.phase, Phase::Stopping(_))
-            && child.supervisor().is_some()
-            && self.shared.is_last_serve())
-        .then(|| child.let_go())
-        .flatten();
+        let last = matches!(self.phase, Phase::Stopping(_)) && self.shared.is_last_serve();
+        let gone = if last && child.supervisor().is_some() {
+            child.let_go()
+        } else {
+            None
+        };
         if let Some(service) = gone {
             self.dispose_service(Some(id), service);
         }
@@ -1490,12 +1491,32 @@ mod tests {
 
         fn add(&mut self, id: u64, spec: ChildSpec) {
             let svc = service::boxed(service_fn("c", |_ctx| async { Ok(()) }));
-            let name = self.sup.shared.names().claim(&Arc::new("c".to_owned()));
+            self.add_service(id, "c", svc, spec);
+        }
+
+        fn add_service(&mut self, id: u64, name: &str, svc: Box<dyn DynService>, spec: ChildSpec) {
+            let name = self.sup.shared.names().claim(&Arc::new(name.to_owned()));
             let child = Child::new(name, svc, spec);
             let now = self.now;
             self.sup
                 .machine
                 .on_command(Command::Add { id, child }, now, &mut self.fake);
+        }
+
+        /// Asks `action` of child `id`; the answer comes on the receiver.
+        fn control(
+            &mut self,
+            id: u64,
+            action: Control,
+        ) -> oneshot::Receiver<Result<(), SupervisorError>> {
+            let (reply, answer) = oneshot::channel();
+            let now = self.now;
+            self.sup.machine.on_command(
+                Command::Control { id, action, reply },
+                now,
+                &mut self.fake,
+            );
+            answer
         }
 
         /// Adds a child supervisor with one child, whose service sets `dropped` when it is
@@ -1515,12 +1536,7 @@ mod tests {
                     async { Ok(()) }
                 }))
                 .unwrap();
-            let name = self.sup.shared.names().claim(&Arc::new("inner".to_owned()));
-            let child = Child::new(name, service::boxed(inner), ChildSpec::new());
-            let now = self.now;
-            self.sup
-                .machine
-                .on_command(Command::Add { id, child }, now, &mut self.fake);
+            self.add_service(id, "inner", service::boxed(inner), ChildSpec::new());
         }
 
         /// The run of `id` ends with `outcome`.
@@ -1600,17 +1616,7 @@ mod tests {
         rig.begin();
         assert_eq!(rig.fake.started, [0, 1, 1]);
         assert_eq!(rig.state(0), ChildState::Stopped);
-        let (reply, mut answer) = oneshot::channel();
-        let now = rig.now;
-        rig.sup.machine.on_command(
-            Command::Control {
-                id: 0,
-                action: Control::Start,
-                reply,
-            },
-            now,
-            &mut rig.fake,
-        );
+        let mut answer = rig.control(0, Control::Start);
         assert!(matches!(
             answer.try_recv(),
             Ok(Err(SupervisorError::Finished { .. }))
@@ -1742,17 +1748,7 @@ mod tests {
         rig.add(1, ChildSpec::new());
         rig.begin();
         for _ in 0..3 {
-            let (reply, _answer) = oneshot::channel();
-            let now = rig.now;
-            rig.sup.machine.on_command(
-                Command::Control {
-                    id: 0,
-                    action: Control::Restart,
-                    reply,
-                },
-                now,
-                &mut rig.fake,
-            );
+            let _answer = rig.control(0, Control::Restart);
             rig.end(0, Outcome::Returned(Ok(())));
         }
         assert_eq!(rig.fake.started, [0, 1, 0, 0, 0]);
