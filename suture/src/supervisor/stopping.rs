@@ -33,7 +33,10 @@ struct Entry {
 /// The armed deadlines, soonest first.
 #[derive(Default)]
 pub(crate) struct Deadlines {
-    /// By key (no hashing: a stop disarms its key once per child).
+    /// The entry armed when no other was. A supervisor seldom has two stops pending at once,
+    /// and this one costs no index: two ordered maps would allocate a node each per stop.
+    lone: Option<(Key, Entry)>,
+    /// Every other entry, by key (no hashing: a stop disarms its key once per child).
     entries: BTreeMap<Key, Entry>,
     /// The same entries in deadline order.
     order: BTreeSet<(Instant, Key)>,
@@ -52,10 +55,17 @@ impl Deadlines {
         self.expected = count;
     }
 
+    fn entry_mut(&mut self, key: Key) -> Option<&mut Entry> {
+        match &mut self.lone {
+            Some((lone, entry)) if *lone == key => Some(entry),
+            _ => self.entries.get_mut(&key),
+        }
+    }
+
     /// Arms a deadline for child `id` at `at`.
     pub(crate) fn arm(&mut self, id: u64, at: Instant) -> Key {
         if let Some(key) = self.newest
-            && let Some(entry) = self.entries.get_mut(&key)
+            && let Some(entry) = self.entry_mut(key)
             && entry.at == at
         {
             entry.ids.push(id);
@@ -66,15 +76,27 @@ impl Deadlines {
         self.last += 1;
         let mut ids = Vec::with_capacity(std::mem::take(&mut self.expected).max(1));
         ids.push(id);
-        self.entries.insert(key, Entry { at, ids, live: 1 });
-        self.order.insert((at, key));
+        let entry = Entry { at, ids, live: 1 };
+        if self.lone.is_none() && self.entries.is_empty() {
+            self.lone = Some((key, entry));
+        } else {
+            self.entries.insert(key, entry);
+            self.order.insert((at, key));
+        }
         self.newest = Some(key);
         key
     }
 
     /// One member of `key` no longer needs it; the entry goes with its last member.
     pub(crate) fn disarm(&mut self, key: Key) {
-        if let Some(entry) = self.entries.get_mut(&key) {
+        if let Some((lone, entry)) = &mut self.lone
+            && *lone == key
+        {
+            entry.live -= 1;
+            if entry.live == 0 {
+                self.lone = None;
+            }
+        } else if let Some(entry) = self.entries.get_mut(&key) {
             entry.live -= 1;
             if entry.live == 0 {
                 let at = entry.at;
@@ -86,34 +108,51 @@ impl Deadlines {
 
     /// Frees the index's memory when nothing is armed (keys keep counting up).
     pub(crate) fn release_if_empty(&mut self) {
-        if self.entries.is_empty() {
+        if self.lone.is_none() && self.entries.is_empty() {
             self.entries = BTreeMap::new();
             self.order = BTreeSet::new();
             self.newest = None;
         }
     }
 
+    /// The soonest deadline and its key, and whether it is the lone entry.
+    fn soonest(&self) -> Option<(Instant, Key, bool)> {
+        let indexed = self.order.first().map(|&(at, key)| (at, key, false));
+        let lone = self
+            .lone
+            .as_ref()
+            .map(|(key, entry)| (entry.at, *key, true));
+        match (lone, indexed) {
+            (Some(lone), Some(indexed)) => Some(lone.min(indexed)),
+            (lone, indexed) => lone.or(indexed),
+        }
+    }
+
     /// When the soonest deadline is.
     pub(crate) fn next(&self) -> Option<Instant> {
-        self.order.first().map(|&(at, _)| at)
+        self.soonest().map(|(at, ..)| at)
     }
 
     /// Takes the soonest entry if it is due at `now`: its key and its members (some of
     /// which may have finished meanwhile; the caller checks each against its key).
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Key, Vec<u64>)> {
-        let &(at, key) = self.order.first()?;
+        let (at, key, lone) = self.soonest()?;
         if at > now {
             return None;
         }
-        self.order.pop_first();
-        let entry = self.entries.remove(&key)?;
+        let entry = if lone {
+            self.lone.take().map(|(_, entry)| entry)
+        } else {
+            self.order.pop_first();
+            self.entries.remove(&key)
+        }?;
         Some((key, entry.ids))
     }
 
     /// How many entries are armed (for tests of memory use).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        usize::from(self.lone.is_some()) + self.entries.len()
     }
 }
 
@@ -149,11 +188,11 @@ mod tests {
         let mut deadlines = Deadlines::default();
         deadlines.expect(100);
         let key = deadlines.arm(1, now);
-        assert!(deadlines.entries[&key].ids.capacity() >= 100);
+        assert!(deadlines.entry_mut(key).unwrap().ids.capacity() >= 100);
         deadlines.expect(1_000_000);
         deadlines.expect(0);
         let later = deadlines.arm(2, now + Duration::from_secs(1));
-        assert!(deadlines.entries[&later].ids.capacity() < 100);
+        assert!(deadlines.entry_mut(later).unwrap().ids.capacity() < 100);
     }
 
     #[test]
@@ -209,6 +248,35 @@ mod tests {
             deadlines.disarm(key);
         }
         assert_eq!(deadlines.len(), 0);
+    }
+
+    #[test]
+    fn a_second_pending_stop_is_indexed_and_the_soonest_comes_first() {
+        let now = Instant::now();
+        let mut deadlines = Deadlines::default();
+        let later = deadlines.arm(1, now + Duration::from_secs(2));
+        let sooner = deadlines.arm(2, now + Duration::from_secs(1));
+        let last = deadlines.arm(3, now + Duration::from_secs(3));
+        assert_eq!(deadlines.len(), 3);
+        assert_eq!(deadlines.next(), Some(now + Duration::from_secs(1)));
+        // The lone entry is not released while it is armed, whatever the index holds.
+        deadlines.disarm(last);
+        deadlines.release_if_empty();
+        assert_eq!(deadlines.len(), 2);
+        assert_eq!(
+            deadlines.pop_due(now + Duration::from_secs(5)),
+            Some((sooner, vec![2]))
+        );
+        assert_eq!(
+            deadlines.pop_due(now + Duration::from_secs(5)),
+            Some((later, vec![1]))
+        );
+        assert_eq!(deadlines.pop_due(now + Duration::from_secs(5)), None);
+        // With the lone entry gone, the next stop takes its place and the index is freed.
+        deadlines.release_if_empty();
+        let next = deadlines.arm(4, now);
+        assert!(deadlines.lone.as_ref().is_some_and(|(key, _)| *key == next));
+        assert!(deadlines.entries.is_empty());
     }
 
     #[test]
