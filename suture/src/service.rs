@@ -3,9 +3,8 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::task::Poll;
 
 use tokio::task::AbortHandle;
@@ -198,18 +197,34 @@ pub(crate) trait DynService: Send + 'static {
 }
 
 pub(crate) fn boxed<S: Service>(service: S) -> Box<dyn DynService> {
-    Box::new(Holder(service))
+    Box::new(Holder {
+        service,
+        id: 0,
+        exits: None,
+        ctx: None,
+    })
 }
 
-struct Holder<S>(S);
+/// A service, and what its current run needs beyond it. These live in the service's box,
+/// not in the run's task: the task holds the box and the serve future only, so that an idle
+/// service's task stays in tokio's smaller size step (a pool of idle children is common).
+struct Holder<S> {
+    service: S,
+    /// The child's id in its supervisor, for the end of the run.
+    id: u64,
+    /// Where the end of the run goes; set while a run is under way.
+    exits: Option<Sender<FromChild>>,
+    /// The context, from spawning until `serve` takes it.
+    ctx: Option<Context>,
+}
 
 impl<S: Service> DynService for Holder<S> {
     fn supervisor_handle(&self) -> Option<SupervisorHandle> {
-        self.0.__supervisor_handle()
+        self.service.__supervisor_handle()
     }
 
     fn spawn(
-        self: Box<Self>,
+        mut self: Box<Self>,
         id: u64,
         ctx: Context,
         exits: Sender<FromChild>,
@@ -217,31 +232,13 @@ impl<S: Service> DynService for Holder<S> {
         restart: bool,
         runtime: &tokio::runtime::Handle,
     ) -> AbortHandle {
+        self.id = id;
+        self.exits = Some(exits);
+        self.ctx = Some(ctx);
         // Monomorphic per service type, so the serve future can live inline in the task (on
-        // a first start; see below). The guard is captured whole, not rebuilt
-        // inside: a task keeps every captured value's slot, so this keeps it smaller, and an
-        // abort before the first poll still hands the service back.
-        let mut guard = ExitGuard {
-            id,
-            exits,
-            service: Some(self),
-        };
-        let serve = async move {
-            let outcome = match guard.service.as_deref_mut() {
-                Some(holder) => 'serve: {
-                    // `serve` itself may panic before returning its future. The future goes
-                    // straight into its pinned slot: a binding between would take a second
-                    // slot in the task.
-                    let mut serve = pin!(match serve_caught(&mut holder.0, ctx) {
-                        Ok(serve) => serve,
-                        Err(report) => break 'serve Outcome::Panicked(report),
-                    });
-                    poll_fn(|cx| poll_caught(serve.as_mut(), cx)).await
-                }
-                None => return,
-            };
-            guard.send(outcome);
-        };
+        // a first start; see below). An abort before the first poll still hands the service
+        // back: the guard is dropped with the task.
+        let serve = run(ExitGuard { holder: Some(self) });
         // With no subscriber interested, the span is not even stored: the task keeps its size.
         // A restart's task holds its future boxed: a small task goes through tokio's `spawn`
         // without being copied over and over, which makes a restart cycle a quarter faster
@@ -258,24 +255,31 @@ impl<S: Service> DynService for Holder<S> {
     }
 }
 
+/// The whole of a run's task: it serves, then hands the service back.
+async fn run<S: Service>(mut guard: ExitGuard<S>) {
+    // Awaited as it is made: a binding (or a `match` on it) would keep a second slot the
+    // size of the serve future in the task.
+    let outcome = Caught::serve(guard.holder.as_deref_mut()).await;
+    guard.send(outcome);
+}
+
 /// Hands the service back to the supervisor however the task ends: returned, panicked,
 /// or dropped by an abort (in which case the serve future is dropped first).
 ///
-/// It holds no outcome while the service runs, so that the task stays small (many
-/// thousands of idle children are common).
+/// One pointer, and no outcome while the service runs: the task stays small.
 struct ExitGuard<S: Service> {
-    id: u64,
-    exits: Sender<FromChild>,
-    service: Option<Box<Holder<S>>>,
+    holder: Option<Box<Holder<S>>>,
 }
 
 impl<S: Service> ExitGuard<S> {
     fn send(&mut self, outcome: Outcome) {
-        if let Some(service) = self.service.take() {
+        if let Some(mut holder) = self.holder.take()
+            && let Some(exits) = holder.exits.take()
+        {
             // The supervisor may be gone (aborted itself); the service is then dropped here.
-            let _ = self.exits.send(FromChild::Ended(Exit {
-                id: self.id,
-                service,
+            let _ = exits.send(FromChild::Ended(Exit {
+                id: holder.id,
+                service: holder,
                 outcome,
             }));
         }
@@ -288,36 +292,102 @@ impl<S: Service> Drop for ExitGuard<S> {
     }
 }
 
-/// Calls `serve` with panics caught and captured, as [`poll_caught`] polls it: a service may
-/// panic before it returns its future (in the synchronous part of `serve`).
-fn serve_caught<S: Service>(
-    service: &mut S,
-    ctx: Context,
-) -> Result<impl Future<Output = ServiceResult> + Send, Box<PanicReport>> {
-    let _scope = panic::SupervisedScope::enter();
-    std::panic::catch_unwind(AssertUnwindSafe(|| service.serve(ctx)))
-        .map_err(|payload| Box::new(panic::report(payload)))
+pin_project_lite::pin_project! {
+    /// One run of a service, polled with panics caught and captured (message, location)
+    /// instead of printed. No larger than the serve future, where a pinned reference to it
+    /// would add a word to the task.
+    #[project = CaughtProj]
+    enum Caught<F> {
+        Serving { #[pin] serve: F },
+        /// Over before it was polled: `serve` panicked before it returned its future.
+        Over { outcome: Option<Outcome> },
+    }
 }
 
-/// Polls `fut` once with panics caught and captured (message, location) instead of printed.
-///
-/// A function over a pinned reference rather than an `async fn` taking the future: the
-/// caller pins the serve future in place, so the task does not hold it twice.
-fn poll_caught<F: Future<Output = ServiceResult>>(
-    fut: Pin<&mut F>,
-    cx: &mut std::task::Context<'_>,
-) -> Poll<Outcome> {
-    let _scope = panic::SupervisedScope::enter();
-    match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-        Ok(Poll::Pending) => Poll::Pending,
-        Ok(Poll::Ready(result)) => Poll::Ready(Outcome::Returned(result)),
-        Err(payload) => Poll::Ready(Outcome::Panicked(Box::new(panic::report(payload)))),
+impl Caught<()> {
+    /// Calls `serve` with the context the holder was given. `serve` itself may panic before
+    /// it returns its future (in its synchronous part): that is caught too.
+    fn serve<S: Service>(
+        holder: Option<&mut Holder<S>>,
+    ) -> Caught<impl Future<Output = ServiceResult> + Send + '_> {
+        // Both are set by `spawn` before the task exists; a run without them ends at once.
+        let Some(Holder { service, ctx, .. }) = holder else {
+            return Caught::Over { outcome: None };
+        };
+        let Some(ctx) = ctx.take() else {
+            return Caught::Over { outcome: None };
+        };
+        let _scope = panic::SupervisedScope::enter();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| service.serve(ctx))) {
+            Ok(serve) => Caught::Serving { serve },
+            Err(payload) => Caught::Over {
+                outcome: Some(Outcome::Panicked(Box::new(panic::report(payload)))),
+            },
+        }
+    }
+}
+
+impl<F: Future<Output = ServiceResult>> Future for Caught<F> {
+    type Output = Outcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Outcome> {
+        match self.project() {
+            CaughtProj::Serving { serve } => {
+                let _scope = panic::SupervisedScope::enter();
+                match std::panic::catch_unwind(AssertUnwindSafe(|| serve.poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(result)) => Poll::Ready(Outcome::Returned(result)),
+                    Err(payload) => {
+                        Poll::Ready(Outcome::Panicked(Box::new(panic::report(payload))))
+                    }
+                }
+            }
+            CaughtProj::Over { outcome } => Poll::Ready(outcome.take().unwrap_or(Outcome::Aborted)),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::short_type_name;
+    use super::*;
+    use crate::supervisor::inbox::inbox;
+    use tokio_util::sync::CancellationToken;
+
+    /// Waits to be cancelled, as most services do most of the time.
+    struct Idle;
+
+    impl Service for Idle {
+        async fn serve(&mut self, ctx: Context) -> ServiceResult {
+            ctx.cancelled().await;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_idle_run_fits_in_tokios_smaller_task() {
+        // tokio sizes a task's memory in steps of 128 bytes, and with its header, its
+        // trailer and the allocator's alignment a task takes 384 bytes rather than 512 only
+        // if its future fits in 152. A pool of idle children pays this per child.
+        assert!(
+            std::mem::size_of::<Context>() <= 16,
+            "a context is two words"
+        );
+        let (exits, _inbox) = inbox();
+        let holder = Box::new(Holder {
+            service: Idle,
+            id: 1,
+            exits: Some(exits),
+            ctx: Some(Context::new(CancellationToken::new())),
+        });
+        let task = run(ExitGuard {
+            holder: Some(holder),
+        });
+        let size = std::mem::size_of_val(&task);
+        assert!(
+            size <= 152,
+            "an idle service's task future takes {size} bytes"
+        );
+    }
 
     #[test]
     fn short_names_drop_paths_and_generics() {

@@ -33,12 +33,11 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{Context, Links, ReadySignal};
+use crate::context::{Context, ReadySignal};
 use crate::error::ServiceResult;
 use crate::service::Service;
 use crate::supervisor::SupervisorHandle;
@@ -401,11 +400,7 @@ impl Runner {
             None
         };
         let (ready, mut ready_rx) = ReadySignal::new();
-        let mut ctx = Context::new(token.clone());
-        ctx.links = Some(Arc::new(Links {
-            ready: Some(ready),
-            ..Links::default()
-        }));
+        let ctx = Context::root_with_ready(token.clone(), ready);
         let mut task = RootTask(tokio::spawn(async move { root.serve(ctx).await }));
 
         let mut ready_seen = false;
