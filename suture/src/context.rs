@@ -88,17 +88,7 @@ impl Context {
     /// assert_eq!(ctx.path(), "");
     /// ```
     pub fn new(token: CancellationToken) -> Self {
-        Self::with_links(token, ChildPath::root(), None)
-    }
-
-    fn with_links(token: CancellationToken, path: ChildPath, links: Option<Links>) -> Self {
-        Context {
-            token,
-            place: Arc::new(Place {
-                path,
-                links: links.map(Arc::new),
-            }),
-        }
+        Self::child(token, ChildPath::root(), None)
     }
 
     /// A root context that can say it is ready (for `run`'s on-ready callback).
@@ -107,7 +97,7 @@ impl Context {
             ready: Some(ready),
             ..Links::default()
         };
-        Self::with_links(token, ChildPath::root(), Some(links))
+        Self::child(token, ChildPath::root(), Some(links))
     }
 
     /// Completes when the service is told to stop.
@@ -233,13 +223,15 @@ impl Context {
         &self.token
     }
 
-    pub(crate) fn child(
-        &self,
-        token: CancellationToken,
-        path: ChildPath,
-        links: Option<Links>,
-    ) -> Self {
-        Self::with_links(token, path, links)
+    /// A child's context (or a root's, with the root path).
+    pub(crate) fn child(token: CancellationToken, path: ChildPath, links: Option<Links>) -> Self {
+        Context {
+            token,
+            place: Arc::new(Place {
+                path,
+                links: links.map(Arc::new),
+            }),
+        }
     }
 
     fn links(&self) -> Option<&Links> {

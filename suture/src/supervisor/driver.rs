@@ -77,7 +77,6 @@ struct Spawner<'a> {
     /// copies of the future that `tokio::spawn` makes on its way (5% fewer instructions
     /// per child at a pool's start-up).
     runtime: tokio::runtime::Handle,
-    parent: &'a Context,
     sink: Arc<EventSink>,
     /// Where the runs report (see [`FromChild`]).
     to_parent: &'a inbox::Sender<FromChild>,
@@ -116,7 +115,7 @@ impl Spawn for Spawner<'_> {
                 child: id,
             }),
         });
-        let ctx = self.parent.child(token, path, links);
+        let ctx = Context::child(token, path, links);
         Some(service.spawn(id, ctx, self.to_parent.clone(), span, !first, &self.runtime))
     }
 }
@@ -132,7 +131,6 @@ impl Driver<'_> {
         } = &mut *self.sup;
         let mut spawner = Spawner {
             runtime: tokio::runtime::Handle::current(),
-            parent: &self.ctx,
             sink,
             to_parent,
         };
