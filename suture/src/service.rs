@@ -276,6 +276,9 @@ impl<S: Service> ExitGuard<S> {
         if let Some(mut holder) = self.holder.take()
             && let Some(exits) = holder.exits.take()
         {
+            // Still there if the run was aborted before it began: the context holds the
+            // child's token, path and links, which must not outlive the run.
+            holder.ctx = None;
             // The supervisor may be gone (aborted itself); the service is then dropped here.
             let _ = exits.send(FromChild::Ended(Exit {
                 id: holder.id,
@@ -386,6 +389,36 @@ mod tests {
         assert!(
             size <= 152,
             "an idle service's task future takes {size} bytes"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_run_aborted_before_it_began_lets_go_of_its_context() {
+        let (exits, mut inbox) = inbox();
+        let (ready, mut ready_rx) = crate::context::ReadySignal::new();
+        let ctx = Context::root_with_ready(CancellationToken::new(), ready);
+        let task = boxed(Idle).spawn(
+            1,
+            ctx,
+            exits,
+            Span::none(),
+            false,
+            &tokio::runtime::Handle::current(),
+        );
+        task.abort();
+        let ended = std::future::poll_fn(|cx| inbox.poll_recv(cx)).await;
+        assert!(matches!(
+            ended,
+            FromChild::Ended(Exit {
+                id: 1,
+                outcome: Outcome::Aborted,
+                ..
+            })
+        ));
+        // The context's ready signal is gone with it.
+        assert_eq!(
+            ready_rx.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed)
         );
     }
 
