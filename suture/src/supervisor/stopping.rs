@@ -89,20 +89,19 @@ impl Deadlines {
 
     /// One member of `key` no longer needs it; the entry goes with its last member.
     pub(crate) fn disarm(&mut self, key: Key) {
-        if let Some((lone, entry)) = &mut self.lone
-            && *lone == key
-        {
-            entry.live -= 1;
-            if entry.live == 0 {
-                self.lone = None;
-            }
-        } else if let Some(entry) = self.entries.get_mut(&key) {
-            entry.live -= 1;
-            if entry.live == 0 {
-                let at = entry.at;
-                self.entries.remove(&key);
-                self.order.remove(&(at, key));
-            }
+        let Some(entry) = self.entry_mut(key) else {
+            return;
+        };
+        entry.live -= 1;
+        if entry.live > 0 {
+            return;
+        }
+        let at = entry.at;
+        if self.lone.as_ref().is_some_and(|(lone, _)| *lone == key) {
+            self.lone = None;
+        } else {
+            self.entries.remove(&key);
+            self.order.remove(&(at, key));
         }
     }
 
