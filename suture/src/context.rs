@@ -252,7 +252,7 @@ impl Context {
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("path", &self.place.path)
+            .field("path", &self.path())
             .field("cancelled", &self.is_cancelled())
             .finish_non_exhaustive()
     }

@@ -1,6 +1,5 @@
 //! A supervisor's children: what it keeps of each, across restarts and serves.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
@@ -10,7 +9,7 @@ use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::handle::SupervisorHandle;
-use super::names::Name;
+use super::names::{Base, Name, Suffix};
 use super::stopping::Key;
 use crate::error::ServiceError;
 use crate::panic::{self, PanicReport};
@@ -31,9 +30,6 @@ pub(crate) struct Child {
     /// How many runs have started, across serves (restarts = runs - 1).
     pub(crate) runs: u64,
     pub(crate) state: ChildState,
-    /// The path: written for every child as a serve begins (one buffer for all), or at its
-    /// first start for a child added since.
-    pub(crate) path: Option<ChildPath>,
     /// The current run's token, until the run is told to stop (then it is cancelled and let
     /// go: the run's context holds the last handle, and the child's task frees it). Between
     /// runs, the last run's token if it ended without being cancelled: the next run reuses
@@ -73,7 +69,6 @@ impl Child {
             significant,
             runs: 0,
             state: ChildState::Stopped,
-            path: None,
             token: None,
             fresh: true,
             held: false,
@@ -118,13 +113,9 @@ impl Child {
         }
     }
 
-    /// Its path under `supervisor`: the one its runs were given in this serve (borrowed, so
-    /// that the caller copies it once into whatever it keeps), or made now.
-    pub(crate) fn path_in(&self, supervisor: &str) -> Cow<'_, str> {
-        match &self.path {
-            Some(path) => Cow::Borrowed(path.as_str()),
-            None => Cow::Owned(format!("{supervisor}/{}", self.name)),
-        }
+    /// Its path under `supervisor`.
+    pub(crate) fn path_in(&self, supervisor: &str) -> String {
+        format!("{supervisor}/{}", self.name)
     }
 
     pub(crate) fn restarts(&self) -> u64 {
@@ -285,36 +276,49 @@ impl LastError {
     }
 }
 
-/// A child's path, `supervisor/name`: a slice of a text shared by the children that started
-/// together. A pool's start-up writes all its paths into one buffer ([`Paths`]), so that a
-/// million children cost one allocation for their paths rather than a million, and their
-/// tasks have no string of their own to free.
-#[derive(Clone)]
+/// A child's path, `supervisor/name`, kept as its parts: the `supervisor/base` text,
+/// shared by the siblings added under one name (a pool's elements), and the name's suffix.
+/// It is written out only when read as one string, which few paths ever are: a pool's
+/// start-up makes a million of them.
+///
+/// Its texts are behind thin pointers (`Arc<String>`): 32 bytes rather than 48, and a
+/// service's context is one allocation size step smaller.
 pub(crate) struct ChildPath {
-    text: Arc<OnceLock<String>>,
-    start: u32,
-    end: u32,
+    prefix: Base,
+    /// 1 for a bare name, which shows no suffix.
+    suffix: u32,
+    /// The whole path of a suffixed name, written at its first read.
+    written: OnceLock<Base>,
 }
 
 impl ChildPath {
     /// The empty path, of a root context.
     pub(crate) fn root() -> ChildPath {
         ChildPath {
-            text: Arc::new(OnceLock::from(String::new())),
-            start: 0,
-            end: 0,
+            prefix: Base::default(),
+            suffix: 1,
+            written: OnceLock::new(),
         }
     }
 
-    /// One child's path, in a buffer of its own (a child added or started alone).
+    /// One child's path, with a prefix of its own.
+    #[cfg(test)]
     pub(crate) fn join(supervisor: &str, name: &Name) -> ChildPath {
-        Paths::default().push(supervisor, name)
+        Paths::default().path(supervisor, name)
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        let text = self.text.get().map_or("", String::as_str);
-        text.get(self.start as usize..self.end as usize)
-            .unwrap_or_default()
+        if self.suffix == 1 {
+            return &self.prefix;
+        }
+        self.written.get_or_init(|| Arc::new(self.to_string()))
+    }
+}
+
+impl fmt::Display for ChildPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.prefix)?;
+        f.write_str(Suffix::of(self.suffix).as_str())
     }
 }
 
@@ -324,49 +328,37 @@ impl fmt::Debug for ChildPath {
     }
 }
 
-/// Writes paths into one shared buffer. The paths it hands out read as empty until it is
-/// dropped (which seals the buffer): drop it before any child starts.
+/// Makes children's paths for one serve: the children of one name share the text of their
+/// `supervisor/base`, written once.
 #[derive(Default)]
 pub(crate) struct Paths {
-    shared: Arc<OnceLock<String>>,
-    text: String,
+    /// The base last written, and its `supervisor/base`: a pool's children start one after
+    /// another.
+    last: Option<(Base, Base)>,
 }
 
 impl Paths {
-    /// Room for `children` paths under `supervisor`, guessing their names short.
-    pub(crate) fn for_children(supervisor: &str, children: usize) -> Paths {
-        let mut paths = Paths::default();
-        paths
-            .text
-            .reserve(children.saturating_mul(supervisor.len() + 16));
-        paths
-    }
-
-    pub(crate) fn push(&mut self, supervisor: &str, name: &Name) -> ChildPath {
-        let suffix = name.suffix();
-        let parts = [supervisor, "/", name.base(), suffix.as_str()];
-        let len: usize = parts.iter().map(|part| part.len()).sum();
-        if u32::try_from(self.text.len() + len).is_err() {
-            // Offsets are kept small: past 4 GiB of paths, a new buffer begins.
-            *self = Paths::default();
-        }
-        let start = self.text.len();
-        for part in parts {
-            self.text.push_str(part);
-        }
+    /// The path of `name` under `supervisor` (the same supervisor until `clear`).
+    pub(crate) fn path(&mut self, supervisor: &str, name: &Name) -> ChildPath {
+        let base = name.shared_base();
+        let prefix = match &self.last {
+            Some((last, prefix)) if Arc::ptr_eq(last, base) => prefix.clone(),
+            _ => {
+                let prefix = Arc::new([supervisor, "/", base.as_str()].concat());
+                self.last = Some((base.clone(), prefix.clone()));
+                prefix
+            }
+        };
         ChildPath {
-            text: self.shared.clone(),
-            // Within `u32` (checked above), unless one path alone is longer: it then reads
-            // as empty rather than as another's.
-            start: u32::try_from(start).unwrap_or(u32::MAX),
-            end: u32::try_from(self.text.len()).unwrap_or(0),
+            prefix,
+            suffix: name.suffix_number(),
+            written: OnceLock::new(),
         }
     }
-}
 
-impl Drop for Paths {
-    fn drop(&mut self) {
-        let _ = self.shared.set(std::mem::take(&mut self.text));
+    /// Forgets the texts written: the next serve's supervisor path may differ.
+    pub(crate) fn clear(&mut self) {
+        self.last = None;
     }
 }
 
@@ -395,6 +387,15 @@ mod tests {
         );
     }
 
+    /// Every run's context keeps its path: with 32 bytes, the context's allocation stays in
+    /// the allocator's 64-byte size step.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_path_stays_within_its_budget() {
+        let size = std::mem::size_of::<ChildPath>();
+        assert!(size <= 32, "a path takes {size} bytes, its budget 32");
+    }
+
     #[test]
     fn paths_join_with_a_slash_whatever_their_length() {
         let mut names = super::super::names::Names::default();
@@ -417,15 +418,26 @@ mod tests {
     }
 
     #[test]
-    fn paths_written_together_share_one_buffer_and_read_once_sealed() {
+    fn siblings_of_one_name_share_their_prefix_and_read_their_own_path() {
         let mut names = super::super::names::Names::default();
         let mut paths = Paths::default();
-        let a = paths.push("pool", &names.claim(&Arc::new("worker".to_owned())));
-        let b = paths.push("pool", &names.claim(&Arc::new("worker".to_owned())));
-        assert_eq!(a.as_str(), "", "not sealed yet");
-        drop(paths);
-        assert_eq!((a.as_str(), b.as_str()), ("pool/worker", "pool/worker#2"));
-        assert!(Arc::ptr_eq(&a.text, &b.text));
+        let worker = Arc::new("worker".to_owned());
+        let a = paths.path("pool", &names.claim(&worker));
+        let b = paths.path("pool", &names.claim(&worker));
+        let other = paths.path("pool", &names.claim(&Arc::new("db".to_owned())));
+        assert!(Arc::ptr_eq(&a.prefix, &b.prefix));
+        assert_eq!(
+            (a.as_str(), b.as_str(), other.as_str()),
+            ("pool/worker", "pool/worker#2", "pool/db")
+        );
+        assert_eq!(
+            b.to_string(),
+            "pool/worker#2",
+            "displayed without being written out"
+        );
+        paths.clear();
+        let again = paths.path("app/pool", &names.claim(&worker));
+        assert_eq!(again.as_str(), "app/pool/worker#3");
     }
 
     #[test]

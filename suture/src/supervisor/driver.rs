@@ -99,7 +99,7 @@ impl Spawn for Spawner<'_> {
             target: "suture",
             parent: None,
             "service",
-            path = %path.as_str(),
+            path = %path,
             incarnation = runs,
         );
         // A supervisor served below chains its events to these hooks: a child supervisor, or

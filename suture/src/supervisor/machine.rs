@@ -187,6 +187,8 @@ pub(crate) struct Machine {
     backed_off: Vec<u64>,
     /// Children to start, in order.
     queue: VecDeque<u64>,
+    /// Writes the started children's paths.
+    paths: Paths,
     /// A child started from the queue with a ready timeout and not ready yet: the queue
     /// waits for it.
     waiting: Option<u64>,
@@ -223,6 +225,7 @@ impl Machine {
             backoff: None,
             backed_off: Vec::new(),
             queue: VecDeque::new(),
+            paths: Paths::default(),
             waiting: None,
             gate: None,
             group: None,
@@ -254,10 +257,9 @@ impl Machine {
         self.published = None;
         self.stops = StopTally::default();
         self.queue.reserve(self.children.len());
+        self.paths.clear();
         // One pass: with a large pool, each pass over the children is a cache miss each.
-        let mut paths = Paths::for_children(&self.report.path, self.children.len());
         for (id, child) in self.children.iter_mut() {
-            child.path = Some(paths.push(&self.report.path, &child.name));
             child.fresh = true;
             child.held = false;
             if !child.has_run() {
@@ -267,8 +269,6 @@ impl Machine {
             // for it, so it starts again rather than being lost.
             self.queue.push_back(id);
         }
-        // Sealed before any child starts: until then, their paths read as empty.
-        drop(paths);
         self.pump(now, spawn);
     }
 
@@ -377,7 +377,7 @@ impl Machine {
                     continue;
                 }
             }
-            paths.push(Arc::from(&*child.path_in(&self.report.path)));
+            paths.push(Arc::from(child.path_in(&self.report.path)));
         }
         paths
     }
@@ -646,10 +646,7 @@ impl Machine {
         let Some(service) = child.begin_run(since) else {
             return;
         };
-        let path = child
-            .path
-            .get_or_insert_with(|| ChildPath::join(sup_path, &child.name))
-            .clone();
+        let path = self.paths.path(sup_path, &child.name);
         let token = child.token.get_or_insert_default().clone();
         child.runs += 1;
         let ready = child.ready();
@@ -990,11 +987,6 @@ impl Machine {
         if let Some(token) = child.token.take() {
             token.cancel();
         }
-        if then == AfterStop::Rest && matches!(self.phase, Phase::Stopping(_)) {
-            // Its path is made again at the next serve's first start: dropped here, the
-            // run's context holds the last handle, and the child's task frees it.
-            child.path = None;
-        }
         let Some(run) = child.run_mut() else {
             return;
         };
@@ -1131,7 +1123,7 @@ impl Machine {
             return;
         }
         // Aborted and still running: it blocks a thread. Report it and let it go.
-        let path = child.path_in(&self.report.path).into_owned();
+        let path = child.path_in(&self.report.path);
         self.stopping -= 1;
         if matches!(self.phase, Phase::Stopping(_)) {
             self.stops.unstoppable += 1;
@@ -1370,7 +1362,7 @@ impl Machine {
             .map(|(id, c)| ChildInfo {
                 token: self.shared.token(id),
                 name: c.name.to_string(),
-                path: c.path_in(&self.report.path).into_owned(),
+                path: c.path_in(&self.report.path),
                 state: c.state,
                 health: match c.supervisor() {
                     Some(handle)

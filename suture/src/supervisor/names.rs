@@ -44,21 +44,34 @@ impl Name {
     }
 
     /// The name it was given, shared by its namesakes.
-    pub(crate) fn base(&self) -> &str {
+    pub(crate) fn shared_base(&self) -> &Base {
         &self.base
     }
 
-    /// `#N` after the base (nothing for the first of a name), written without the formatting
-    /// machinery: a pool builds one path per child at start-up.
-    pub(crate) fn suffix(&self) -> Suffix {
+    /// The number after `#` (1 for the bare name, which shows none).
+    pub(crate) fn suffix_number(&self) -> u32 {
+        self.suffix
+    }
+}
+
+/// The `#N` of a [`Name`], as ASCII bytes.
+pub(crate) struct Suffix {
+    bytes: [u8; 11],
+    from: usize,
+}
+
+impl Suffix {
+    /// The `#N` of suffix number `n`, written without the formatting machinery (nothing for
+    /// 1, the bare name).
+    pub(crate) fn of(n: u32) -> Suffix {
         let mut suffix = Suffix {
             bytes: [0; 11],
             from: 11,
         };
-        if self.suffix == 1 {
+        if n == 1 {
             return suffix;
         }
-        let mut rest = self.suffix;
+        let mut rest = n;
         loop {
             suffix.from -= 1;
             suffix.bytes[suffix.from] = b'0' + (rest % 10) as u8;
@@ -71,15 +84,7 @@ impl Name {
         suffix.bytes[suffix.from] = b'#';
         suffix
     }
-}
 
-/// The `#N` of a [`Name`], as ASCII bytes.
-pub(crate) struct Suffix {
-    bytes: [u8; 11],
-    from: usize,
-}
-
-impl Suffix {
     pub(crate) fn as_str(&self) -> &str {
         // `#` and digits only: always ASCII.
         std::str::from_utf8(&self.bytes[self.from..]).unwrap_or_default()
@@ -88,11 +93,8 @@ impl Suffix {
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.suffix == 1 {
-            f.write_str(&self.base)
-        } else {
-            write!(f, "{}#{}", self.base, self.suffix)
-        }
+        f.write_str(&self.base)?;
+        f.write_str(Suffix::of(self.suffix).as_str())
     }
 }
 
@@ -209,7 +211,11 @@ mod tests {
                 base: Arc::new("worker".to_owned()),
                 suffix,
             };
-            let joined = [name.base(), name.suffix().as_str()].concat();
+            let joined = [
+                name.shared_base().as_str(),
+                Suffix::of(name.suffix_number()).as_str(),
+            ]
+            .concat();
             assert_eq!(joined, name.to_string());
         }
     }
