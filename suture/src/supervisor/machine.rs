@@ -100,6 +100,11 @@ impl Unwell {
         self.counts[state_index(child.state)] += 1;
     }
 
+    /// `n` children that have never run (stopped, and fine so).
+    fn add_never_run(&mut self, n: usize) {
+        self.counts[state_index(ChildState::Stopped)] += n as u64;
+    }
+
     /// A child is gone.
     fn forget(&mut self, id: u64, child: &Child) {
         let count = &mut self.counts[state_index(child.state)];
@@ -205,10 +210,39 @@ pub(crate) struct Machine {
     published: Option<(HealthKind, u64)>,
     /// How the children stopped during this serve's shutdown.
     pub(crate) stops: StopTally,
-    /// When this supervisor was first served: a run's start is kept as an offset from it
-    /// (see `Run::since`). Every serve counts from it, so a run left stopping by an aborted
-    /// serve keeps its uptime in the next.
+    clock: Clock,
+}
+
+/// When runs began, as offsets from the supervisor's first serve (see `Run::since`). Every
+/// serve counts from that epoch, so a run left stopping by an aborted serve keeps its uptime
+/// in the next.
+#[derive(Default)]
+struct Clock {
     epoch: Option<Instant>,
+    /// The last instant read as an offset, with its offset: a pool's start-up begins all its
+    /// runs at one instant.
+    last: Option<(Instant, u64)>,
+}
+
+impl Clock {
+    /// `now` as an offset from the epoch (which `now` sets, the first time).
+    fn since(&mut self, now: Instant) -> u64 {
+        match self.last {
+            Some((at, since)) if at == now => since,
+            _ => {
+                let epoch = *self.epoch.get_or_insert(now);
+                let since = u64::try_from(now.saturating_duration_since(epoch).as_nanos())
+                    .unwrap_or(u64::MAX);
+                self.last = Some((now, since));
+                since
+            }
+        }
+    }
+
+    /// The instant an offset stands for.
+    fn at(&self, since: u64) -> Option<Instant> {
+        self.epoch?.checked_add(Duration::from_nanos(since))
+    }
 }
 
 impl Machine {
@@ -234,7 +268,7 @@ impl Machine {
             unwell: Unwell::default(),
             published: None,
             stops: StopTally::default(),
-            epoch: None,
+            clock: Clock::default(),
         }
     }
 
@@ -243,7 +277,7 @@ impl Machine {
     /// Starts a serve: every child is queued to start, in order.
     pub(crate) fn begin(&mut self, report: Reporter, now: Instant, spawn: &mut impl Spawn) {
         self.report = report;
-        self.epoch.get_or_insert(now);
+        self.clock.since(now);
         self.phase = Phase::Starting;
         self.intensity.reset();
         self.backoff = None;
@@ -282,9 +316,14 @@ impl Machine {
             }
             return;
         }
-        for child in added.values() {
-            self.unwell.add(child);
-        }
+        // Added while idle, they have never run: all stopped, counted at once rather than
+        // one by one (a pass over a million records).
+        debug_assert!(
+            added
+                .values()
+                .all(|c| c.runs == 0 && c.state == ChildState::Stopped)
+        );
+        self.unwell.add_never_run(added.len());
         self.children = added;
     }
 
@@ -640,9 +679,7 @@ impl Machine {
         let Some(child) = self.children.get_mut(id) else {
             return;
         };
-        let epoch = *self.epoch.get_or_insert(now);
-        let since =
-            u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX);
+        let since = self.clock.since(now);
         let Some(service) = child.begin_run(since) else {
             return;
         };
@@ -1376,10 +1413,8 @@ impl Machine {
                 restarts: c.restarts(),
                 last_error: c.last_error().map(LastError::text),
                 uptime: c.run().map(|r| {
-                    let since = self
-                        .epoch
-                        .and_then(|epoch| epoch.checked_add(Duration::from_nanos(r.since)));
-                    now.saturating_duration_since(since.unwrap_or(now))
+                    let since = self.clock.at(r.since).unwrap_or(now);
+                    now.saturating_duration_since(since)
                 }),
                 supervisor: c.supervisor().cloned(),
             })
@@ -1726,6 +1761,22 @@ mod tests {
         let now = rig.now;
         rig.sup.machine.on_cancel(now);
         assert!(rig.machine().take_ending().is_some(), "nothing ran: done");
+    }
+
+    #[test]
+    fn the_clock_counts_from_its_first_instant_and_reads_back() {
+        let mut clock = Clock::default();
+        let first = Instant::now();
+        assert_eq!(clock.since(first), 0);
+        let later = first + Duration::from_millis(1500);
+        assert_eq!(clock.since(later), 1_500_000_000);
+        assert_eq!(clock.since(later), 1_500_000_000, "the same instant again");
+        assert_eq!(
+            clock.since(first),
+            0,
+            "an earlier instant after a later one"
+        );
+        assert_eq!(clock.at(1_500_000_000), Some(later));
     }
 
     #[test]
