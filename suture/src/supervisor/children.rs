@@ -318,6 +318,9 @@ impl ChildPath {
 impl fmt::Display for ChildPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.prefix)?;
+        if self.suffix == 1 {
+            return Ok(());
+        }
         f.write_str(Suffix::of(self.suffix).as_str())
     }
 }

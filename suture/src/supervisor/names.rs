@@ -94,6 +94,10 @@ impl Suffix {
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.base)?;
+        if self.suffix == 1 {
+            // Logged with every event: one write fewer for the common bare name.
+            return Ok(());
+        }
         f.write_str(Suffix::of(self.suffix).as_str())
     }
 }
