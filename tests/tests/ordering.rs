@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use suture::testing::{EventRecorder, Journal, Running, Scripted, Step, describe};
 use suture::{
-    ChildSpec, Context, EventKind, NotReady, Service, ServiceResult, Shutdown, ShutdownOrder,
-    Supervisor, service_fn,
+    ChildSpec, ChildState, Context, EventKind, NotReady, Service, ServiceResult, Shutdown,
+    ShutdownOrder, Supervisor, service_fn,
 };
 use suture_tests::SECOND;
 use tokio::time::Instant;
@@ -305,4 +305,45 @@ async fn a_consumed_tree_lets_go_of_each_subtree_as_its_run_ends() {
     );
     task.await.unwrap().unwrap();
     assert!(handle.is_finished());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_large_pool_stops_as_one_and_answers_while_it_does() {
+    // Above the count from which the loop gathers ends before taking them: half the pool
+    // ends at once, the other half a second later.
+    let journal = Journal::new();
+    let pool = Supervisor::builder("pool")
+        .shutdown_order(ShutdownOrder::Concurrent)
+        .build()
+        .unwrap();
+    let handle = pool.handle();
+    for i in 0..600 {
+        let step = if i % 2 == 0 {
+            Step::Run
+        } else {
+            Step::StopSlowly(SECOND)
+        };
+        pool.add(Scripted::new(&format!("w{i}"), [step]).journal(&journal))
+            .unwrap();
+    }
+    let stop = CancellationToken::new();
+    let task = pool.serve_background(Context::new(stop.clone())).await;
+    suture::testing::settle().await;
+    let begin = Instant::now();
+    stop.cancel();
+    tokio::time::sleep(SECOND / 2).await;
+    let states = handle.children().await.unwrap();
+    let stopping = states
+        .iter()
+        .filter(|child| child.state == ChildState::Stopping)
+        .count();
+    assert_eq!(stopping, 300, "the slow half is still stopping: {states:?}");
+    task.await.unwrap().unwrap();
+    assert_eq!(begin.elapsed(), SECOND);
+    let ended = journal
+        .entries()
+        .iter()
+        .filter(|e| e.ends_with(" ended"))
+        .count();
+    assert_eq!(ended, 600);
 }

@@ -155,6 +155,8 @@ impl Driver<'_> {
         // One timer for the whole loop, moved only when the next deadline moves.
         let mut timer = pin!(sleep_until(now));
         let mut armed = None;
+        // Set after a batch of ends while more are on their way (see below).
+        let mut burst = false;
         loop {
             // Published first: whoever learns that start-up is complete reads its health.
             machine.publish_gauges();
@@ -182,6 +184,16 @@ impl Driver<'_> {
                 }
                 armed = wakeup;
             }
+            if std::mem::take(&mut burst) {
+                // Children told to stop end one after another, each on a task scheduled
+                // before this loop's next turn. Waiting on the inbox, the loop would be woken
+                // by each end, and tokio runs a task woken by the running one next: a large
+                // pool's stop would cost a turn of this loop per child. Letting the queued
+                // tasks run first, their ends are taken together. (Below a few hundred, the
+                // yields cost more than they gather: a supervisor of 100 supervisors, whose
+                // ends come slowly, stopped ~10% slower in W3.)
+                tokio::task::yield_now().await;
+            }
             let stopping = machine.is_stopping();
             tokio::select! {
                 biased;
@@ -208,6 +220,7 @@ impl Driver<'_> {
                             from_children.try_recv()
                         };
                     }
+                    burst = machine.awaits_many_ends();
                 }
                 command = poll_fn(|cx| commands.poll_recv(cx)) => {
                     machine.on_command(command, Instant::now(), &mut spawner);
