@@ -201,8 +201,9 @@ impl Driver<'_> {
                     if !stopping => machine.on_cancel(Instant::now()),
                 message = poll_fn(|cx| from_children.poll_recv(cx)) => {
                     let now = Instant::now();
-                    // Take everything already queued before waiting again: a large pool
-                    // stopping at once sends thousands of ends.
+                    // Take the whole burst the inbox took before waiting again: a large pool
+                    // stopping at once sends thousands of ends. What came since is taken on
+                    // the next turn, with one lock for it all.
                     let mut next = Some(message);
                     while let Some(message) = next {
                         match message {
@@ -217,7 +218,7 @@ impl Driver<'_> {
                         next = if self.ctx.is_cancelled() && !machine.is_stopping() {
                             None // cancellation first, as the biased select would
                         } else {
-                            from_children.try_recv()
+                            from_children.next_taken()
                         };
                     }
                     burst = machine.awaits_many_ends();

@@ -94,6 +94,12 @@ impl<T> Inbox<T> {
         self.take(None)
     }
 
+    /// The next message of the burst already taken, without looking for newer ones (which
+    /// would cost a lock, as each burst ends, to learn that none came).
+    pub(crate) fn next_taken(&mut self) -> Option<T> {
+        self.batch.pop_front()
+    }
+
     /// The next message; with none queued, the task is woken by the next one sent.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<T> {
         match self.take(Some(cx.waker())) {
