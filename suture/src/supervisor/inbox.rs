@@ -188,6 +188,18 @@ mod tests {
     }
 
     #[test]
+    fn the_rest_of_a_taken_burst_is_read_without_what_came_since() {
+        let (tx, mut rx) = inbox();
+        tx.send(0).unwrap();
+        tx.send(1).unwrap();
+        assert_eq!(rx.try_recv(), Some(0));
+        tx.send(2).unwrap();
+        assert_eq!(rx.next_taken(), Some(1));
+        assert_eq!(rx.next_taken(), None, "2 came after the burst was taken");
+        assert_eq!(rx.try_recv(), Some(2));
+    }
+
+    #[test]
     fn messages_arrive_in_order_across_bursts() {
         let (tx, mut rx) = inbox();
         for i in 0..3 {
