@@ -9,7 +9,7 @@ use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::handle::SupervisorHandle;
-use super::names::{Base, Name, Suffix};
+use super::names::{self, Base, Name};
 use super::stopping::Key;
 use crate::error::ServiceError;
 use crate::panic::{self, PanicReport};
@@ -317,11 +317,7 @@ impl ChildPath {
 
 impl fmt::Display for ChildPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.prefix)?;
-        if self.suffix == 1 {
-            return Ok(());
-        }
-        f.write_str(Suffix::of(self.suffix).as_str())
+        names::write_suffixed(f, &self.prefix, self.suffix)
     }
 }
 

@@ -36,10 +36,6 @@ use crate::tree::{ChildInfo, ChildState, UnstoppedService};
 /// only lands at the task's next `.await`, which code blocking a thread never reaches.
 pub(crate) const ABORT_GRACE: Duration = Duration::from_millis(100);
 
-/// From how many children still stopping their ends are worth gathering into one turn of
-/// the loop (see [`Machine::awaits_many_ends`]); a few are cheaper taken as they come.
-const MANY_ENDS: usize = 256;
-
 /// Starting a run: the one effect that needs the runtime.
 pub(crate) trait Spawn {
     /// Spawns a run of child `id` (its `runs`-th, for readiness reports) and returns the
@@ -358,9 +354,9 @@ impl Machine {
         matches!(self.phase, Phase::Stopping(_) | Phase::Done(_))
     }
 
-    /// Whether many children told to stop have not ended yet: their ends come in a burst.
-    pub(crate) fn awaits_many_ends(&self) -> bool {
-        self.stopping >= MANY_ENDS
+    /// How many children were told to stop and have not ended yet.
+    pub(crate) fn children_stopping(&self) -> usize {
+        self.stopping
     }
 
     /// The next instant at which [`on_time`](Self::on_time) has something to do.

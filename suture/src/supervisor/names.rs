@@ -55,7 +55,7 @@ impl Name {
 }
 
 /// The `#N` of a [`Name`], as ASCII bytes.
-pub(crate) struct Suffix {
+struct Suffix {
     bytes: [u8; 11],
     from: usize,
 }
@@ -63,7 +63,7 @@ pub(crate) struct Suffix {
 impl Suffix {
     /// The `#N` of suffix number `n`, written without the formatting machinery (nothing for
     /// 1, the bare name).
-    pub(crate) fn of(n: u32) -> Suffix {
+    fn of(n: u32) -> Suffix {
         let mut suffix = Suffix {
             bytes: [0; 11],
             from: 11,
@@ -85,20 +85,25 @@ impl Suffix {
         suffix
     }
 
-    pub(crate) fn as_str(&self) -> &str {
+    fn as_str(&self) -> &str {
         // `#` and digits only: always ASCII.
         std::str::from_utf8(&self.bytes[self.from..]).unwrap_or_default()
     }
 }
 
+/// Writes `base` and the `#N` of suffix number `n`: a name, or a path ending in one.
+pub(crate) fn write_suffixed(f: &mut fmt::Formatter<'_>, base: &str, n: u32) -> fmt::Result {
+    f.write_str(base)?;
+    if n == 1 {
+        // Logged with every event: one write fewer for the common bare name.
+        return Ok(());
+    }
+    f.write_str(Suffix::of(n).as_str())
+}
+
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.base)?;
-        if self.suffix == 1 {
-            // Logged with every event: one write fewer for the common bare name.
-            return Ok(());
-        }
-        f.write_str(Suffix::of(self.suffix).as_str())
+        write_suffixed(f, &self.base, self.suffix)
     }
 }
 
