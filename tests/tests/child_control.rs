@@ -708,3 +708,42 @@ async fn stop_child_on_a_child_holding_up_start_up_lets_the_next_ones_start() {
     assert_eq!(slow_probe.starts(), 1);
     tree.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_child_stopped_while_it_stops_for_missing_its_ready_deadline_stays_stopped() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    // Never ready; once told to stop, takes 2 s to do it.
+    let starts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = starts.clone();
+    let gated = service_fn("gated", move |ctx: Context| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            ctx.cancelled().await;
+            tokio::time::sleep(2 * SECOND).await;
+            Ok(())
+        }
+    });
+    let gated = sup
+        .add_with(gated, ChildSpec::new().ready_within(SECOND))
+        .unwrap();
+    let handle = sup.handle();
+    let tree = tokio::spawn(Running::start(sup));
+    tokio::time::sleep(SECOND + SECOND / 2).await;
+    assert_eq!(
+        states(&handle).await,
+        [row("gated", ChildState::Stopping, 0)]
+    );
+
+    handle.stop_child(gated).await.unwrap();
+    settle().await;
+    assert_eq!(
+        states(&handle).await,
+        [row("gated", ChildState::Stopped, 0)],
+        "stopped by request: left stopped, not restarted"
+    );
+    let starts = || starts.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(starts(), 1);
+    handle.start_child(gated).await.unwrap();
+    assert_eq!(starts(), 2);
+    tree.await.unwrap().shutdown().await.unwrap();
+}

@@ -1342,12 +1342,14 @@ impl Machine {
                     self.gate = None;
                 }
                 self.begin_stop(id, AfterStop::Rest, now);
+                // Stopping already, to start again or to fail for missing its ready
+                // deadline: stopped by request, it is left stopped and nothing is counted.
                 if let Some(stop) = self
                     .children
                     .get_mut(id)
                     .and_then(|c| c.run_mut())
                     .and_then(|r| r.stop.as_mut())
-                    && stop.then == AfterStop::Start
+                    && matches!(stop.then, AfterStop::Start | AfterStop::NotReady)
                 {
                     stop.then = AfterStop::Rest;
                 }
@@ -1376,9 +1378,10 @@ impl Machine {
                     return Ok(true);
                 }
                 if child.has_run() {
-                    // Stopping already: start it again once stopped.
+                    // Stopping already: start it again once stopped (an operator's restart:
+                    // a missed ready deadline it was stopping for is not counted).
                     if let Some(stop) = child.run_mut().and_then(|r| r.stop.as_mut())
-                        && stop.then == AfterStop::Rest
+                        && matches!(stop.then, AfterStop::Rest | AfterStop::NotReady)
                     {
                         stop.then = AfterStop::Start;
                     }
@@ -1747,6 +1750,26 @@ mod tests {
             .unwrap()
             .text();
         assert!(last.contains("ready"), "{last}");
+    }
+
+    #[test]
+    fn a_child_stopped_while_it_stops_for_its_ready_deadline_stays_stopped() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        rig.add(0, ChildSpec::new().ready_within(Duration::from_secs(5)));
+        rig.begin();
+        rig.now += Duration::from_secs(5);
+        let now = rig.now;
+        rig.sup.machine.on_time(now, &mut rig.fake);
+        assert_eq!(rig.state(0), ChildState::Stopping, "stopping, to fail");
+        let mut stopped = rig.control(0, Control::Stop);
+        rig.end(0, Outcome::Aborted);
+        assert_eq!(stopped.try_recv(), Ok(Ok(())));
+        assert_eq!(rig.fake.started, [0], "not restarted");
+        assert_eq!(rig.state(0), ChildState::Stopped);
+        assert_eq!(rig.machine().intensity.failures(), 0.0, "nothing counted");
+        let mut started = rig.control(0, Control::Start);
+        assert_eq!(started.try_recv(), Ok(Ok(())));
+        assert_eq!(rig.fake.started, [0, 0]);
     }
 
     #[test]
