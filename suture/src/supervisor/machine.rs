@@ -1183,6 +1183,13 @@ impl Machine {
             group.current = None;
         }
         self.group.as_mut().map(|g| g.restart.remove(&id));
+        // Gone, it holds no one up: not the queue, nor the start-up gate.
+        if self.waiting == Some(id) {
+            self.waiting = None;
+        }
+        if self.gate == Some(id) {
+            self.gate = None;
+        }
         // Its service is held by the blocked task: the child is reported, not kept.
         if let Some(child) = self.children.remove(id) {
             self.shared.names().release(&child.name);
@@ -1770,6 +1777,26 @@ mod tests {
         let mut started = rig.control(0, Control::Start);
         assert_eq!(started.try_recv(), Ok(Ok(())));
         assert_eq!(rig.fake.started, [0, 0]);
+    }
+
+    #[test]
+    fn a_ready_gated_child_given_up_as_unstoppable_lets_start_up_go_on() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        let gated = ChildSpec::new()
+            .ready_within(Duration::from_secs(5))
+            .shutdown(Shutdown::Timeout(Duration::from_secs(1)));
+        rig.add(0, gated);
+        rig.add(1, ChildSpec::new());
+        rig.begin();
+        // Not ready in time, then not stopped in its budget, nor when aborted.
+        for after in [Duration::from_secs(5), Duration::from_secs(1), ABORT_GRACE] {
+            rig.now += after;
+            let now = rig.now;
+            rig.sup.machine.on_time(now, &mut rig.fake);
+        }
+        assert_eq!(rig.machine().shared.unstopped().len(), 1, "reported");
+        assert_eq!(rig.fake.started, [0, 1], "the next child starts");
+        assert!(rig.machine().take_started(), "start-up is complete");
     }
 
     #[test]
