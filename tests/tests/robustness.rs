@@ -158,3 +158,44 @@ async fn a_child_panicking_in_its_drop_when_removed_is_reported_and_the_supervis
     assert_eq!((probe.starts(), probe.ends()), (1, 0));
     tree.shutdown().await.unwrap();
 }
+
+/// A request waiting on a nested supervisor (a child of its own still stopping) is answered
+/// when its parent aborts it mid-stop: it does not hang until the supervisor is served again.
+#[tokio::test(start_paused = true)]
+async fn a_request_waiting_on_a_supervisor_aborted_mid_stop_is_answered() {
+    let inner = Supervisor::builder("inner")
+        .shutdown(100 * SECOND)
+        .build()
+        .unwrap();
+    let slow = inner
+        .add(Scripted::new("slow", [Step::StopSlowly(50 * SECOND)]))
+        .unwrap();
+    let inner_handle = inner.handle();
+    let root = Supervisor::builder("root").build().unwrap();
+    let inner_token = root
+        .add_with(inner, ChildSpec::new().shutdown(Shutdown::Timeout(SECOND)))
+        .unwrap();
+    let tree = Running::start(root).await;
+
+    let pending = tokio::spawn({
+        let inner_handle = inner_handle.clone();
+        async move { inner_handle.stop_child(slow).await }
+    });
+    suture::testing::settle().await;
+    assert!(!pending.is_finished(), "`slow` takes 50 s to stop");
+    let begin = tokio::time::Instant::now();
+    // `inner` gets one second to stop, `slow` needs fifty: `inner` is aborted.
+    tree.handle.stop_child(inner_token).await.unwrap();
+    assert_eq!(begin.elapsed(), SECOND);
+    let answer = tokio::time::timeout(SECOND, pending)
+        .await
+        .expect("answered when its supervisor was aborted")
+        .unwrap();
+    assert_eq!(
+        answer,
+        Err(SupervisorError::NotRunning {
+            supervisor: "inner".into()
+        })
+    );
+    tree.shutdown().await.unwrap();
+}

@@ -324,10 +324,16 @@ impl Drop for Driver<'_> {
         }
         self.sup.machine.abandon(Instant::now());
         self.set_health(Health::Stopped);
-        let mut lifecycle = self.sup.shared.lifecycle();
-        if matches!(*lifecycle, Lifecycle::Running | Lifecycle::Stopping) {
-            *lifecycle = Lifecycle::Idle;
+        let sup = &mut *self.sup;
+        {
+            let mut lifecycle = sup.shared.lifecycle();
+            if matches!(*lifecycle, Lifecycle::Running | Lifecycle::Stopping) {
+                *lifecycle = Lifecycle::Idle;
+            }
         }
+        // No request may be left hanging: those waiting for a stop, and those not read yet.
+        sup.machine.refuse_waiters(&sup.shared.refusal());
+        take_commands_while_idle(&mut sup.commands, &mut sup.machine, &sup.shared);
     }
 }
 

@@ -677,7 +677,8 @@ impl SupervisorHandle {
     /// # Errors
     ///
     /// [`SupervisorError::WrongSupervisor`], [`SupervisorError::UnknownChild`],
-    /// [`SupervisorError::NotRunning`] / [`SupervisorError::Finished`], and
+    /// [`SupervisorError::NotRunning`] / [`SupervisorError::Finished`] (also if the
+    /// supervisor's own task is aborted before the child has stopped), and
     /// [`SupervisorError::Unstoppable`] if it would not stop even when aborted.
     ///
     /// # Cancel safety

@@ -494,6 +494,12 @@ impl Machine {
         self.phase = Phase::Idle;
     }
 
+    /// Answers every request still waiting for a stop with `error`: the serve is being
+    /// dropped, and nothing it left stopping finishes before the next one.
+    pub(crate) fn refuse_waiters(&mut self, error: &SupervisorError) {
+        self.waiters.refuse_all(error);
+    }
+
     // ---- inputs ----------------------------------------------------------------------
 
     /// A child's run ended, handing its service back.

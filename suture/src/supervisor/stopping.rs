@@ -175,6 +175,13 @@ impl Waiters {
             let _ = waiter.send(result.clone());
         }
     }
+
+    /// Answers everyone still waiting with `error` (the serve is being dropped mid-way).
+    pub(crate) fn refuse_all(&mut self, error: &SupervisorError) {
+        for waiter in self.0.drain().flat_map(|(_, waiters)| waiters) {
+            let _ = waiter.send(Err(error.clone()));
+        }
+    }
 }
 
 #[cfg(test)]
