@@ -28,13 +28,17 @@
 //!
 //! # Ordering and shutdown
 //!
-//! Children start in the order they were added. A child with a ready timeout
-//! ([`ChildSpec::ready_within`](crate::ChildSpec::ready_within)) must call
-//! [`Context::ready`](crate::Context::ready) before the next one starts. A child that fails
-//! before it is ready, or whose ready timeout passes, has failed like any other: the policy
-//! restarts it (or backs off, or escalates), and start-up goes on with the next child, so one
-//! broken dependency does not hold the rest of the tree back. Where the next children cannot
-//! work without it, use `rest_for_one`: they restart whenever it does. On shutdown they stop
+//! Children start in the order they were added, and that order is a dependency order. A
+//! child with a ready timeout ([`ChildSpec::ready_within`](crate::ChildSpec::ready_within))
+//! must call [`Context::ready`](crate::Context::ready) before the next one starts. A child
+//! that fails before it is ready, or whose ready timeout passes, has failed like any other:
+//! the policy restarts it (counted toward intensity, so a broken dependency ends in a backoff
+//! or an escalation), and the children after it keep waiting until it has been ready once.
+//! The children before it run on meanwhile, and restart at once if they fail. The same holds
+//! in a group restart (`one_for_all`, `rest_for_one`), which starts its members in order
+//! again; a ready-gated child restarting on its own once start-up is done holds no one up.
+//! Where the next children cannot work without it, use `rest_for_one`: they restart whenever
+//! it does. On shutdown they stop
 //! in reverse order, one at a time, each within its budget; a child still running after its
 //! budget is aborted at its next `.await`, and one that still does not finish (it blocks a
 //! thread) is listed by

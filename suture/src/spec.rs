@@ -227,7 +227,10 @@ impl ChildSpec {
     }
 
     /// Requires the child to call [`Context::ready`](crate::Context::ready) within `timeout`
-    /// before its next sibling starts; a child that does not has failed its start.
+    /// before its next sibling starts; a child that does not has failed its start. The
+    /// children after it wait until it has been ready once in the serve (through its
+    /// restarts), and again whenever its group restarts (see
+    /// [the guide](crate::guide#ordering-and-shutdown)).
     ///
     /// # Examples
     ///

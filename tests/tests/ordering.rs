@@ -4,12 +4,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use suture::testing::{EventRecorder, Journal, Running, Scripted, Step, describe};
+use suture::testing::{EventRecorder, Journal, Running, Scripted, Step, Trigger, describe, settle};
 use suture::{
     ChildSpec, ChildState, Context, EventKind, NotReady, Service, ServiceResult, Shutdown,
     ShutdownOrder, Supervisor, service_fn,
 };
-use suture_tests::SECOND;
+use suture_tests::{SECOND, row, states};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -346,4 +346,72 @@ async fn a_large_pool_stops_as_one_and_answers_while_it_does() {
         .filter(|e| e.ends_with(" ended"))
         .count();
     assert_eq!(ended, 600);
+}
+
+/// A child before a ready-gated one does not depend on it: failing while that one is still
+/// not ready, it restarts at once.
+#[tokio::test(start_paused = true)]
+async fn a_child_before_a_gated_one_restarts_at_once_while_that_one_starts() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let crash = Trigger::new();
+    let db = Scripted::new("db", [Step::FailOn(crash.clone()), Step::Run]);
+    let db_probe = db.probe();
+    sup.add(db).unwrap();
+    sup.add_with(
+        Scripted::new("web", [Step::ReadyAfter(30 * SECOND)]),
+        ChildSpec::new().ready_within(60 * SECOND),
+    )
+    .unwrap();
+    let tree = tokio::spawn(Running::start(sup));
+    db_probe.wait_for_starts(1).await;
+    tokio::time::sleep(SECOND).await;
+    let begin = tokio::time::Instant::now();
+    crash.pull();
+    db_probe.wait_for_starts(2).await;
+    assert_eq!(
+        begin.elapsed(),
+        Duration::ZERO,
+        "not held until `web` is ready"
+    );
+    tree.await.unwrap().shutdown().await.unwrap();
+}
+
+/// Once start-up is done, a ready-gated child's own restart holds no one: a sibling's
+/// restart and a child added meanwhile start at once.
+#[tokio::test(start_paused = true)]
+async fn a_gated_childs_restart_after_start_up_holds_no_one() {
+    let sup = Supervisor::builder("app").build().unwrap();
+    let crash_db = Trigger::new();
+    let db = Scripted::new("db", [Step::FailOn(crash_db.clone()), Step::Run]);
+    let db_probe = db.probe();
+    sup.add(db).unwrap();
+    let crash_web = Trigger::new();
+    let web = Scripted::new(
+        "web",
+        [
+            Step::FailOn(crash_web.clone()),
+            Step::ReadyAfter(30 * SECOND),
+        ],
+    );
+    let web_probe = web.probe();
+    sup.add_with(web, ChildSpec::new().ready_within(60 * SECOND))
+        .unwrap();
+    let tree = Running::start(sup).await;
+    crash_web.pull();
+    web_probe.wait_for_starts(2).await;
+    crash_db.pull();
+    let late = Scripted::running("late");
+    let late_probe = late.probe();
+    tree.handle.add(late).unwrap();
+    settle().await;
+    assert_eq!((db_probe.starts(), late_probe.starts()), (2, 1));
+    assert_eq!(
+        states(&tree.handle).await,
+        [
+            row("db", ChildState::Running, 1),
+            row("web", ChildState::Starting, 1),
+            row("late", ChildState::Running, 0)
+        ]
+    );
+    tree.shutdown().await.unwrap();
 }

@@ -40,6 +40,9 @@ pub(crate) struct Child {
     pub(crate) fresh: bool,
     /// Stopped by request (`stop_child`): nothing starts it but `start_child` or a new serve.
     pub(crate) held: bool,
+    /// To restart with its group (one_for_all, rest_for_one): like a first start, it keeps
+    /// the members after it waiting until it is ready.
+    pub(crate) regrouped: bool,
     /// Counted among its supervisor's unwell children (see `Unwell`).
     pub(crate) counted: bool,
 }
@@ -72,6 +75,7 @@ impl Child {
             token: None,
             fresh: true,
             held: false,
+            regrouped: false,
             counted: false,
         }
     }

@@ -194,8 +194,8 @@ pub(crate) struct Machine {
     queue: VecDeque<u64>,
     /// Writes the started children's paths.
     paths: Paths,
-    /// A child started from the queue with a ready timeout and not ready yet: the queue
-    /// waits for it.
+    /// A ready-gated child started in order (a first start, or with its group) and not
+    /// ready yet: the children after it that are queued to start wait for it.
     waiting: Option<u64>,
     /// A ready-gated child not yet ready once in this serve: no child starts for the first
     /// time before it is (through its restarts too).
@@ -295,6 +295,7 @@ impl Machine {
         // One pass: with a large pool, each pass over the children is a cache miss each.
         for (id, child) in self.children.iter_mut() {
             child.fresh = true;
+            child.regrouped = false;
             child.held = false;
             if !child.has_run() {
                 self.unwell.set(child, ChildState::Stopped);
@@ -642,25 +643,39 @@ impl Machine {
             return;
         }
         // A group restart in progress holds every start: its members go first, in order.
-        while self.waiting.is_none() && self.group.is_none() {
-            let Some(&id) = self.queue.front() else {
+        // Start order is dependency order: a start waits for a ready-gated child started in
+        // order (at start-up, or with its group) until it is ready, if it comes after that
+        // child or restarts in order too. A restart of its own of a child before it does not
+        // wait.
+        let mut at = 0;
+        while self.group.is_none() {
+            let Some(&id) = self.queue.get(at) else {
                 break;
             };
             let Some(child) = self.children.get(id) else {
-                self.queue.pop_front();
+                self.queue.remove(at);
                 continue;
             };
             if child.is_stopping() {
                 break; // still stopping from an aborted serve: its service is on its way
             }
             if child.has_run() || child.held || child.is_gone() {
-                self.queue.pop_front();
+                self.queue.remove(at);
                 continue;
             }
-            if child.fresh && self.gate.is_some_and(|gate| gate != id) {
-                break;
+            let held_back = self
+                .waiting
+                .is_some_and(|waiting| waiting < id || child.regrouped)
+                || (child.fresh && self.gate.is_some_and(|gate| gate < id));
+            if held_back {
+                if child.fresh {
+                    // First starts queue in order, after every restart: the rest wait too.
+                    break;
+                }
+                at += 1;
+                continue;
             }
-            self.queue.pop_front();
+            self.queue.remove(at);
             if self.backoff.is_some() && !child.fresh {
                 // A restart queued before the backoff began waits for its end.
                 if let Some(child) = self.children.get_mut(id) {
@@ -715,9 +730,13 @@ impl Machine {
             run.task = task;
             run.deadline = deadline;
         }
+        let in_order = child.fresh || std::mem::take(&mut child.regrouped);
         if ready.is_some() {
             self.unwell.set(child, ChildState::Starting);
-            self.waiting = Some(id);
+            // A restart of its own holds no one up: the children after it run already.
+            if in_order {
+                self.waiting = Some(id);
+            }
             if child.fresh && self.gate.is_none() {
                 self.gate = Some(id);
             }
@@ -919,6 +938,9 @@ impl Machine {
             if child.restart == Restart::Temporary {
                 self.forget(id);
                 continue;
+            }
+            if let Some(child) = self.children.get_mut(id) {
+                child.regrouped = true;
             }
             if self.backoff.is_some() {
                 continue;
@@ -1726,6 +1748,57 @@ mod tests {
         rig.sup.machine.on_ready(0, 2, now, &mut rig.fake);
         assert_eq!(rig.fake.started, [0, 0, 1]);
         assert!(rig.machine().take_started(), "start-up is complete");
+    }
+
+    #[test]
+    fn a_child_before_a_gated_one_restarts_at_once_while_that_one_is_not_ready() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        rig.add(0, ChildSpec::new());
+        rig.add(1, ChildSpec::new().ready_within(Duration::from_secs(60)));
+        rig.add(2, ChildSpec::new());
+        rig.begin();
+        assert_eq!(rig.fake.started, [0, 1]);
+        rig.fail(0);
+        assert_eq!(rig.fake.started, [0, 1, 0], "`0` does not depend on `1`");
+        assert_eq!(rig.state(2), ChildState::Stopped, "`2` still waits");
+    }
+
+    #[test]
+    fn a_gated_childs_own_restart_holds_no_one_once_start_up_is_done() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        rig.add(0, ChildSpec::new().ready_within(Duration::from_secs(60)));
+        rig.add(1, ChildSpec::new());
+        rig.begin();
+        let now = rig.now;
+        rig.sup.machine.on_ready(0, 1, now, &mut rig.fake);
+        assert!(rig.machine().take_started());
+        rig.fail(0);
+        rig.fail(1);
+        rig.add(2, ChildSpec::new());
+        assert_eq!(
+            rig.fake.started,
+            [0, 1, 0, 1, 2],
+            "`1` restarts and `2` starts while `0` is not ready again"
+        );
+    }
+
+    #[test]
+    fn a_group_restarts_in_order_through_its_gated_member() {
+        let mut rig = Rig::new(Supervisor::builder("app").strategy(Strategy::OneForAll));
+        rig.add(0, ChildSpec::new());
+        rig.add(1, ChildSpec::new().ready_within(Duration::from_secs(60)));
+        rig.add(2, ChildSpec::new());
+        rig.begin();
+        let now = rig.now;
+        rig.sup.machine.on_ready(1, 1, now, &mut rig.fake);
+        assert_eq!(rig.fake.started, [0, 1, 2]);
+        rig.fail(2);
+        for id in [1, 0] {
+            rig.end(id, Outcome::Returned(Ok(())));
+        }
+        assert_eq!(rig.fake.started, [0, 1, 2, 0, 1], "`2` waits for `1`");
+        rig.sup.machine.on_ready(1, 2, now, &mut rig.fake);
+        assert_eq!(rig.fake.started, [0, 1, 2, 0, 1, 2]);
     }
 
     #[test]

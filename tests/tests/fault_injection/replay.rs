@@ -158,9 +158,13 @@ impl Model {
             .collect()
     }
 
-    /// Starts children in order. A child that fails before `ready` is handled at once: the
-    /// next child starts only once it has been restarted and is ready (the start-up gate).
-    fn start(&mut self, ids: &[usize], now: Instant) {
+    /// Starts children in order. In `order` (a serve's start-up, a group restart), a child
+    /// that fails before `ready` is handled at once: the next child starts only once it has
+    /// been restarted and is ready (the start-up gate). Otherwise (restarts of their own, as
+    /// one_for_one's after a backoff) none waits for another: they all start, then the
+    /// failures are handled in the order they started.
+    fn start(&mut self, ids: &[usize], order: bool, now: Instant) {
+        let mut failed = Vec::new();
         for &id in ids {
             let Some(child) = self.children.get_mut(&id) else {
                 continue;
@@ -182,9 +186,21 @@ impl Model {
                 child.starts - 1
             ));
             if std::mem::take(&mut child.fail_next_start) {
-                self.end(id, End::Failed, now);
+                if order {
+                    self.end(id, End::Failed, now);
+                } else {
+                    failed.push(id);
+                }
             }
         }
+        for id in failed {
+            self.end(id, End::Failed, now);
+        }
+    }
+
+    /// Whether restarts go in order: with their group, as at start-up.
+    fn in_groups(&self) -> bool {
+        self.strategy != Strategy::OneForOne
     }
 
     fn count_failure(&mut self, now: Instant) -> bool {
@@ -261,7 +277,7 @@ impl Model {
         }
         self.report(id, end, Restarting::Now);
         let group = self.stop_group(id);
-        self.start(&group, now);
+        self.start(&group, self.in_groups(), now);
     }
 
     /// Stops the failed child's group; returns who restarts, in start order.
@@ -302,7 +318,7 @@ impl Model {
         self.backoff_until = None;
         self.queue.clear();
         let all: Vec<usize> = self.children.keys().copied().collect();
-        self.start(&all, now);
+        self.start(&all, true, now);
     }
 
     /// Ends a due backoff at its deadline: queued children restart in the order they failed.
@@ -317,7 +333,7 @@ impl Model {
             .into_iter()
             .filter(|id| seen.insert(*id))
             .collect();
-        self.start(&queued, at);
+        self.start(&queued, self.in_groups(), at);
     }
 }
 
@@ -437,7 +453,7 @@ impl Driver {
                 let (id, puppet) = self.puppet();
                 let token = self.handle.add(puppet).expect("the supervisor runs");
                 self.tokens.insert(id, token);
-                self.model.start(&[id], now);
+                self.model.start(&[id], true, now);
                 suture::testing::settle().await;
             }
             return;
@@ -463,7 +479,7 @@ impl Driver {
                 self.orders[&who]
                     .send(Order::Add(Box::new(puppet), reply))
                     .expect("the puppet listens");
-                self.model.start(&[id], now);
+                self.model.start(&[id], true, now);
                 suture::testing::settle().await;
                 let token = tokio::time::timeout(Duration::from_secs(1), token)
                     .await
@@ -559,7 +575,7 @@ async fn replay(seed: u64, strategy: Strategy, escalate: bool) -> usize {
     let stop = CancellationToken::new();
     let mut task = root.serve_background(Context::new(stop.clone())).await;
     let all: Vec<usize> = driver.model.children.keys().copied().collect();
-    driver.model.start(&all, Instant::now());
+    driver.model.start(&all, true, Instant::now());
     suture::testing::settle().await;
 
     for _ in 0..STEPS {
