@@ -747,3 +747,41 @@ async fn a_child_stopped_while_it_stops_for_missing_its_ready_deadline_stays_sto
     assert_eq!(starts(), 2);
     tree.await.unwrap().shutdown().await.unwrap();
 }
+
+/// A child supervisor stopped by its parent is kept, to be started again: meanwhile it is
+/// not finished, and what is added to it runs when it is. Its parent's last serve finishes it.
+#[tokio::test(start_paused = true)]
+async fn a_child_supervisor_stopped_by_request_is_not_finished() {
+    let inner = Supervisor::builder("inner").build().unwrap();
+    inner.add(Scripted::running("a")).unwrap();
+    let inner_handle = inner.handle();
+    let root = Supervisor::builder("root").build().unwrap();
+    let inner_token = root.add(inner).unwrap();
+    let tree = Running::start(root).await;
+    settle().await;
+
+    tree.handle.stop_child(inner_token).await.unwrap();
+    assert!(!inner_handle.is_running());
+    assert!(!inner_handle.is_finished(), "kept by its parent");
+    let b = Scripted::running("b");
+    let b_probe = b.probe();
+    inner_handle.add(b).expect("kept for its next serve");
+    assert_eq!(b_probe.starts(), 0);
+
+    tree.handle.start_child(inner_token).await.unwrap();
+    settle().await;
+    assert!(inner_handle.is_running());
+    assert_eq!(b_probe.starts(), 1);
+    assert_eq!(
+        states(&inner_handle).await,
+        [
+            row("a", ChildState::Running, 1),
+            row("b", ChildState::Running, 0)
+        ],
+        "runs are counted across serves"
+    );
+
+    tree.handle.stop_child(inner_token).await.unwrap();
+    tree.shutdown().await.unwrap();
+    assert!(inner_handle.is_finished(), "its parent is done with it");
+}

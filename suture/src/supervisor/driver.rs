@@ -260,6 +260,7 @@ impl Driver<'_> {
                 "tree stopped"
             );
         }
+        let last = ending.is_final(shared.is_last_serve());
         let result = match ending {
             StopReason::Cancelled | StopReason::AutoShutdown => Ok(()),
             StopReason::TerminateTree if config.propagate_termination => {
@@ -286,7 +287,9 @@ impl Driver<'_> {
         } else {
             Health::Stopped
         });
-        self.close(if failed {
+        // Cancelled by a parent that keeps it (to stop or restart it), it is not finished
+        // either: it is idle until served again, or let go.
+        self.close(if failed || !last {
             Lifecycle::Idle
         } else {
             Lifecycle::Finished

@@ -101,7 +101,7 @@ pub(crate) enum Lifecycle {
     Running,
     /// Stopping its children on its way to `Finished`: it answers requests, takes no child.
     Stopping,
-    /// Finished for good (cancelled, terminated, or dropped by its parent).
+    /// Finished for good (its last serve ended, or its parent let it go).
     Finished,
 }
 
@@ -293,7 +293,10 @@ impl SupervisorHandle {
         *self.shared.lifecycle() == Lifecycle::Running
     }
 
-    /// Whether the supervisor has stopped for good.
+    /// Whether the supervisor has stopped for good: its value was dropped, or its last serve
+    /// ended (its parent let it go, or will never serve it again). A child supervisor its
+    /// parent stopped or is restarting is not finished: children added meanwhile run when it
+    /// is served again.
     ///
     /// # Examples
     ///

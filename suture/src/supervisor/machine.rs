@@ -143,12 +143,15 @@ pub(crate) enum StopReason {
 }
 
 impl StopReason {
-    /// Whether the supervisor is finished for good (it takes no more children).
-    pub(crate) fn is_final(&self) -> bool {
-        matches!(
-            self,
-            StopReason::Cancelled | StopReason::TerminateTree | StopReason::AutoShutdown
-        )
+    /// Whether the supervisor is finished for good (it takes no more children). Cancelled,
+    /// it is only if nobody will serve it again (`last_serve`): a parent cancels a child
+    /// supervisor to stop or restart it too, and keeps it.
+    pub(crate) fn is_final(&self, last_serve: bool) -> bool {
+        match self {
+            StopReason::Cancelled => last_serve,
+            StopReason::TerminateTree | StopReason::AutoShutdown => true,
+            StopReason::Escalate { .. } | StopReason::Panic(_) => false,
+        }
     }
 }
 
@@ -1237,7 +1240,7 @@ impl Machine {
         if self.is_stopping() {
             return;
         }
-        if ending.is_final() {
+        if ending.is_final(self.shared.is_last_serve()) {
             // Marked before any child is told to stop: a child that reacts by adding a
             // sibling, on another thread, must find the supervisor refusing new children.
             self.shared.mark_stopping();
@@ -1258,8 +1261,9 @@ impl Machine {
         for (id, child) in self.children.iter_mut() {
             if last_serve && let Some(handle) = child.supervisor() {
                 // Stopped by this last serve, a child supervisor is never served again
-                // either: told before it is told to stop.
+                // either: told before it is told to stop (one not running is finished now).
                 handle.shared.mark_last_serve();
+                handle.mark_finished();
             }
             if !child.has_run() {
                 self.unwell.set(child, ChildState::Stopped);
@@ -1350,15 +1354,26 @@ impl Machine {
         now: Instant,
         spawn: &mut impl Spawn,
     ) -> Result<bool, SupervisorError> {
-        let stopping_for_good = self.is_stopping();
+        let stopping_for_good = match &self.phase {
+            Phase::Stopping(ending) => Some(ending.is_final(self.shared.is_last_serve())),
+            _ => None,
+        };
         let Some(child) = self.children.get_mut(id).filter(|c| !c.is_removed()) else {
             return Err(self.unknown_child());
         };
-        // A child let go at the end of a last serve has no service left to start.
-        if (stopping_for_good || child.is_gone()) && action != Control::Stop {
-            return Err(SupervisorError::Finished {
-                supervisor: self.shared.name(),
-            });
+        // A child let go at the end of a last serve has no service left to start; a
+        // supervisor stopping starts nothing, and says whether it will run again.
+        if action != Control::Stop {
+            if stopping_for_good == Some(true) || child.is_gone() {
+                return Err(SupervisorError::Finished {
+                    supervisor: self.shared.name(),
+                });
+            }
+            if stopping_for_good == Some(false) {
+                return Err(SupervisorError::NotRunning {
+                    supervisor: self.shared.name(),
+                });
+            }
         }
         match action {
             Control::Stop => {
