@@ -49,7 +49,7 @@ fn supervisor(checked: &Checked<'_>, krate: Option<&syn::Path>) -> TokenStream {
     let name = policy
         .name
         .clone()
-        .unwrap_or_else(|| snake_case(&ident.to_string()));
+        .unwrap_or_else(|| snake_case(&ident.unraw().to_string()));
 
     let mut builder = quote!(#p::Supervisor::builder(#name));
     if let Some(strategy) = policy.strategy.map(Word::variant) {
@@ -231,7 +231,7 @@ fn supervisor(checked: &Checked<'_>, krate: Option<&syn::Path>) -> TokenStream {
         });
 
     // A field named `supervisor` is an error already: its method takes the name.
-    let untyped = (!def.children.iter().any(|c| c.ident == "supervisor")).then(|| {
+    let untyped = (!def.children.iter().any(|c| c.ident.unraw() == "supervisor")).then(|| {
         quote! {
             /// The untyped handle of this supervisor: add or remove children, read the live
             /// tree.

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Ident, Lit, Type};
 
@@ -280,21 +281,26 @@ fn key_of(options: &[Opt], key: &str) -> Option<Ident> {
     options.iter().find(|o| o.key == key).map(|o| o.key.clone())
 }
 
+/// An identifier as the language compares it: `r#type` is `type`.
+fn text(ident: &Ident) -> String {
+    ident.unraw().to_string()
+}
+
 /// Checks the whole block.
 pub(crate) fn block<'a>(block: &'a Block, errors: &mut Errors) -> Vec<Checked<'a>> {
     let mut checked = Vec::with_capacity(block.supervisors.len());
     let mut seen: HashMap<String, Span> = HashMap::new();
     for b in &block.broken {
-        seen.insert(b.ident.to_string(), b.ident.span());
+        seen.insert(text(&b.ident), b.ident.span());
     }
     let names: Vec<String> = block
         .supervisors
         .iter()
-        .map(|s| s.ident.to_string())
-        .chain(block.broken.iter().map(|b| b.ident.to_string()))
+        .map(|s| text(&s.ident))
+        .chain(block.broken.iter().map(|b| text(&b.ident)))
         .collect();
     for def in &block.supervisors {
-        if let Some(first) = seen.insert(def.ident.to_string(), def.ident.span()) {
+        if let Some(first) = seen.insert(text(&def.ident), def.ident.span()) {
             let mut e = syn::Error::new(
                 def.ident.span(),
                 format!("supervisor `{}` is declared twice in this block", def.ident),
@@ -437,7 +443,7 @@ fn child(
     auto_shutdown: bool,
     errors: &mut Errors,
 ) -> ChildPolicy {
-    if def.ident == "supervisor" {
+    if text(&def.ident) == "supervisor" {
         push_error(
             errors,
             syn::Error::new(
@@ -492,10 +498,7 @@ fn child(
 fn unique_child_names(def: &SupervisorDef, children: &[ChildPolicy], errors: &mut Errors) {
     let mut seen: HashMap<String, &Ident> = HashMap::new();
     for (c, policy) in def.children.iter().zip(children) {
-        let name = policy
-            .name
-            .clone()
-            .unwrap_or_else(|| syn::ext::IdentExt::unraw(&c.ident).to_string());
+        let name = policy.name.clone().unwrap_or_else(|| text(&c.ident));
         if let Some(first) = seen.insert(name.clone(), &c.ident) {
             push_error(
                 errors,
@@ -519,13 +522,13 @@ fn start_order(def: &SupervisorDef, children: &[ChildPolicy], errors: &mut Error
         .children
         .iter()
         .enumerate()
-        .map(|(i, c)| (c.ident.to_string(), i))
+        .map(|(i, c)| (text(&c.ident), i))
         .collect();
     // Edges: child -> the children it waits for.
     let mut waits: Vec<Vec<usize>> = vec![Vec::new(); children.len()];
     for (i, policy) in children.iter().enumerate() {
         for name in &policy.after {
-            let sibling = index.get(&name.to_string()).copied();
+            let sibling = index.get(&text(name)).copied();
             match sibling {
                 Some(j) if j == i => push_error(
                     errors,
@@ -533,8 +536,7 @@ fn start_order(def: &SupervisorDef, children: &[ChildPolicy], errors: &mut Error
                 ),
                 Some(j) => waits[i].push(j),
                 None => {
-                    let names: Vec<String> =
-                        def.children.iter().map(|c| c.ident.to_string()).collect();
+                    let names: Vec<String> = def.children.iter().map(|c| text(&c.ident)).collect();
                     push_error(
                         errors,
                         unknown(
@@ -620,7 +622,7 @@ fn containment_cycles(block: &Block, errors: &mut Errors) -> Vec<(usize, usize)>
         .supervisors
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.ident.to_string(), i))
+        .map(|(i, s)| (text(&s.ident), i))
         .collect();
     // For each supervisor, the block supervisors its fields hold, with the field's type.
     let edges: Vec<Vec<(usize, &Type, usize)>> = block
@@ -692,10 +694,7 @@ fn block_type(ty: &Type) -> Option<String> {
     match ty {
         Type::Path(p) if p.qself.is_none() => {
             let segment = p.path.segments.last()?;
-            segment
-                .arguments
-                .is_none()
-                .then(|| segment.ident.to_string())
+            segment.arguments.is_none().then(|| text(&segment.ident))
         }
         _ => None,
     }
@@ -900,10 +899,12 @@ fn flag(opt: &Opt) -> syn::Result<bool> {
 fn name(opt: &Opt) -> syn::Result<String> {
     let lit: syn::LitStr = single(opt, "a string, e.g. `name = \"db\"`")?;
     let text = lit.value();
-    if text.is_empty() || text.contains('/') {
+    // The runtime's rule (`names::is_valid`), checked here to point at the literal.
+    if text.is_empty() || text.contains(['/', '#']) {
         return Err(syn::Error::new(
             lit.span(),
-            "a name must be non-empty and contain no `/` (it is a segment of the tree's paths)",
+            "a name must be non-empty and contain neither `/` (it separates the tree's paths) \
+             nor `#` (it marks a sibling's number, as in `worker#2`)",
         ));
     }
     Ok(text)

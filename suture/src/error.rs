@@ -455,7 +455,9 @@ pub enum SpecError {
         field: &'static str,
     },
     /// A name the supervisor cannot use in paths.
-    #[error("child name `{child}` is invalid: it must be non-empty and contain no `/`")]
+    #[error(
+        "child name `{child}` is invalid: it must be non-empty and contain neither `/` nor `#`"
+    )]
     InvalidName {
         /// The name given.
         child: String,

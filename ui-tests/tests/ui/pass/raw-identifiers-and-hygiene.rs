@@ -1,5 +1,5 @@
-//! A raw identifier is named without `r#`; fields named like generated items collide with
-//! nothing.
+//! A raw identifier is named without `r#` (a field, a supervisor, a sibling in `after`);
+//! fields named like generated items collide with nothing.
 #![deny(warnings)]
 
 use suture::{supervisor, Context, Service, ServiceResult};
@@ -24,6 +24,12 @@ supervisor! {
         new: Worker,
         handle: Worker,
     }
+
+    struct r#Raw {
+        #[child(after = r#type)]
+        first: Worker,
+        r#type: Worker,
+    }
 }
 
 fn main() {
@@ -39,4 +45,8 @@ fn main() {
     assert_eq!(app.__suture_2.name(), "__suture_2");
     assert_eq!(handle.handle().name(), "handle");
     assert_eq!(handle.new().name(), "new");
+
+    let raw = Raw::new(Worker, Worker);
+    assert_eq!(Service::name(&raw), "raw");
+    assert_eq!(Raw::START_ORDER, ["type", "first"]);
 }
