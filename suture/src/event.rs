@@ -322,8 +322,18 @@ impl EventSink {
             if let Some(hook) = &s.hook {
                 // A hook that panics must not take its supervisor down with it.
                 let delivered = panic::catch_unwind(AssertUnwindSafe(|| hook(event)));
-                if delivered.is_err() {
-                    tracing::error!(target: "suture", supervisor = %event.supervisor, "event hook panicked");
+                if let Err(payload) = delivered {
+                    // Inside a supervised service (a nested supervisor's loop), the panic
+                    // hook captured the panic rather than printing it: this line is all
+                    // there is of it.
+                    let report = crate::panic::report(payload);
+                    tracing::error!(
+                        target: "suture",
+                        supervisor = %event.supervisor,
+                        panic = %report.message,
+                        location = report.location.as_deref().unwrap_or("unknown"),
+                        "event hook panicked"
+                    );
                 }
             }
             sink = s.parent.as_deref();

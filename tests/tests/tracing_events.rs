@@ -53,6 +53,14 @@ async fn events_reach_tracing_under_the_suture_target_with_structured_fields() {
     let svc = Scripted::new("svc", [Step::Fail, Step::Panic, Step::Run]);
     let probe = svc.probe();
     sup.add(svc).unwrap();
+    // A nested supervisor whose hook panics: its loop runs as a supervised service, whose
+    // panics are captured rather than printed, so the event line must carry the message.
+    let inner = Supervisor::builder("inner")
+        .event_hook(|_: &suture::Event| panic!("hook boom"))
+        .build()
+        .unwrap();
+    inner.add(Scripted::running("x")).unwrap();
+    sup.add(inner).unwrap();
     let tree = Running::start(sup).await;
     probe.wait_for_starts(3).await;
     settle().await;
@@ -75,9 +83,20 @@ async fn events_reach_tracing_under_the_suture_target_with_structured_fields() {
         .find(|t| t.fields.get("panic").is_some_and(|p| p == "scripted panic"))
         .unwrap_or_else(|| panic!("a panic event with its message: {ours:#?}"));
     assert!(panicked.fields.contains_key("location"), "{panicked:?}");
+    let hook = ours
+        .iter()
+        .find(|t| message(t) == "event hook panicked")
+        .expect("the hook's panic is reported");
+    assert_eq!(hook.level, tracing::Level::ERROR);
+    assert_eq!(hook.fields["supervisor"], "app/inner");
+    assert_eq!(hook.fields["panic"], "hook boom");
+    assert!(
+        hook.fields["location"].contains("tracing_events.rs"),
+        "{hook:?}"
+    );
     let started = ours
         .iter()
-        .filter(|t| message(t) == "service started")
+        .filter(|t| message(t) == "service started" && t.fields["service"] == "svc")
         .count();
     assert_eq!(started, 3);
 }
