@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::health::Health;
 use crate::supervisor::SupervisorHandle;
-use crate::tree::{ChildState, TreeNode};
+use crate::tree::{ChildState, Escaped, TreeNode};
 
 /// Roughly the longest [`Assessment::summary`], in bytes.
 #[cfg_attr(not(all(feature = "systemd", unix)), allow(dead_code))]
@@ -103,16 +103,11 @@ pub(crate) async fn loop_answers(root: &SupervisorHandle, within: Duration) -> b
     )
 }
 
-/// Appends `text` with control characters (and line or paragraph separators, and
-/// bidirectional overrides) escaped, so that it stays on one line and reads as it is.
+/// Appends `text` escaped as the printed tree shows it (control characters, line and
+/// paragraph separators, bidirectional formatting), so that it stays on one line and reads
+/// as it is.
 pub(crate) fn push_escaped(out: &mut String, text: &str) {
-    for c in text.chars() {
-        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}') {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
+    let _ = write!(out, "{}", Escaped(text));
 }
 
 fn rank(state: ChildState) -> u8 {
@@ -154,6 +149,15 @@ mod tests {
             uptime: None,
             children,
         }
+    }
+
+    #[test]
+    fn a_path_is_escaped_as_the_tree_prints_it() {
+        let name = "evil\u{2067}name\u{2069}\n";
+        let mut out = String::new();
+        push_escaped(&mut out, name);
+        assert_eq!(out, Escaped(name).to_string());
+        assert_eq!(out, "evil\\u{2067}name\\u{2069}\\n");
     }
 
     #[test]

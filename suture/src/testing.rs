@@ -992,8 +992,9 @@ pub struct Running {
 }
 
 impl Running {
-    /// Serves `sup` in the background; returns once its loop runs (its first children are
-    /// being started).
+    /// Serves `sup` in the background; returns once its start-up is done, as
+    /// [`Supervisor::serve_background`](crate::Supervisor::serve_background) does (every
+    /// initial child started, each ready-gated one ready).
     ///
     /// # Examples
     ///

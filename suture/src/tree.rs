@@ -432,7 +432,7 @@ impl Drop for TreeNode {
 
 /// A name or message as printed in the tree: control characters (and line separators and
 /// bidirectional overrides) escaped, so that none can start a line or disguise one.
-struct Escaped<'a>(&'a str);
+pub(crate) struct Escaped<'a>(pub(crate) &'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

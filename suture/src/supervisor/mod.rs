@@ -182,8 +182,10 @@ impl Supervisor {
         self.handle().add_with(service, spec)
     }
 
-    /// Serves this supervisor on a new task and returns once its loop runs and its initial
-    /// children have started (the ones waiting for `ready` included).
+    /// Serves this supervisor on a new task and returns once its start-up is done: every
+    /// initial child started, each ready-gated one ready (or once the serve has ended, if it
+    /// ends first). A ready-gated child that never gets ready keeps it waiting, as it keeps
+    /// the children after it waiting.
     ///
     /// The task's output is what [`serve`](Service::serve) returned. The supervisor is
     /// consumed: the task drops it before it ends, and a child supervisor still running when
