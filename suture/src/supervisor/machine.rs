@@ -1258,7 +1258,15 @@ impl Machine {
         // stopped and, when stopping concurrently, the live ones told to stop right there.
         let last_serve = self.shared.is_last_serve();
         let mut live = Vec::with_capacity(self.children.len());
+        // Restarts asked for and not done yet: they will not be.
+        let mut overtaken = Vec::new();
         for (id, child) in self.children.iter_mut() {
+            if let Some(stop) = child.run_mut().and_then(|run| run.stop.as_mut())
+                && stop.then == AfterStop::Start
+            {
+                stop.then = AfterStop::Rest;
+                overtaken.push(id);
+            }
             if last_serve && let Some(handle) = child.supervisor() {
                 // Stopped by this last serve, a child supervisor is never served again
                 // either: told before it is told to stop (one not running is finished now).
@@ -1269,6 +1277,11 @@ impl Machine {
                 self.unwell.set(child, ChildState::Stopped);
             } else if child.is_live() {
                 live.push(id);
+            }
+        }
+        if let Some(refusal) = self.refusal_while_stopping() {
+            for id in overtaken {
+                self.waiters.notify(id, &Err(refusal.clone()));
             }
         }
         if concurrent {
@@ -1354,25 +1367,19 @@ impl Machine {
         now: Instant,
         spawn: &mut impl Spawn,
     ) -> Result<bool, SupervisorError> {
-        let stopping_for_good = match &self.phase {
-            Phase::Stopping(ending) => Some(ending.is_final(self.shared.is_last_serve())),
-            _ => None,
-        };
+        let refusal = self.refusal_while_stopping();
         let Some(child) = self.children.get_mut(id).filter(|c| !c.is_removed()) else {
             return Err(self.unknown_child());
         };
-        // A child let go at the end of a last serve has no service left to start; a
-        // supervisor stopping starts nothing, and says whether it will run again.
         if action != Control::Stop {
-            if stopping_for_good == Some(true) || child.is_gone() {
+            // A child let go at the end of a last serve has no service left to start.
+            if child.is_gone() {
                 return Err(SupervisorError::Finished {
                     supervisor: self.shared.name(),
                 });
             }
-            if stopping_for_good == Some(false) {
-                return Err(SupervisorError::NotRunning {
-                    supervisor: self.shared.name(),
-                });
+            if let Some(refusal) = refusal {
+                return Err(refusal);
             }
         }
         match action {
@@ -1442,6 +1449,20 @@ impl Machine {
                 Ok(false)
             }
         }
+    }
+
+    /// What a request to start a child gets while the supervisor stops: whether it will be
+    /// served again decides which.
+    fn refusal_while_stopping(&self) -> Option<SupervisorError> {
+        let Phase::Stopping(ending) = &self.phase else {
+            return None;
+        };
+        let supervisor = self.shared.name();
+        Some(if ending.is_final(self.shared.is_last_serve()) {
+            SupervisorError::Finished { supervisor }
+        } else {
+            SupervisorError::NotRunning { supervisor }
+        })
     }
 
     fn unknown_child(&self) -> SupervisorError {
@@ -1891,6 +1912,24 @@ mod tests {
         assert_eq!(rig.machine().shared.unstopped().len(), 1, "reported");
         assert_eq!(rig.fake.started, [0, 1], "the next child starts");
         assert!(rig.machine().take_started(), "start-up is complete");
+    }
+
+    #[test]
+    fn a_restart_overtaken_by_the_shutdown_says_it_did_not_happen() {
+        let mut rig = Rig::new(Supervisor::builder("app"));
+        rig.add(0, ChildSpec::new());
+        rig.begin();
+        let mut restarted = rig.control(0, Control::Restart);
+        let now = rig.now;
+        rig.sup.machine.on_cancel(now);
+        rig.end(0, Outcome::Returned(Ok(())));
+        assert_eq!(rig.fake.started, [0], "not started again");
+        assert_eq!(
+            restarted.try_recv(),
+            Ok(Err(SupervisorError::NotRunning {
+                supervisor: "app".into()
+            }))
+        );
     }
 
     #[test]
