@@ -260,7 +260,7 @@ impl Driver<'_> {
                 "tree stopped"
             );
         }
-        let last = ending.is_final(shared.is_last_serve());
+        let for_good = ending.is_final(shared.is_last_serve());
         let result = match ending {
             StopReason::Cancelled | StopReason::AutoShutdown => Ok(()),
             StopReason::TerminateTree if config.propagate_termination => {
@@ -289,7 +289,7 @@ impl Driver<'_> {
         });
         // Cancelled by a parent that keeps it (to stop or restart it), it is not finished
         // either: it is idle until served again, or let go.
-        self.close(if failed || !last {
+        self.close(if failed || !for_good {
             Lifecycle::Idle
         } else {
             Lifecycle::Finished

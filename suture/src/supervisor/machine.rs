@@ -646,10 +646,9 @@ impl Machine {
             return;
         }
         // A group restart in progress holds every start: its members go first, in order.
-        // Start order is dependency order: a start waits for a ready-gated child started in
-        // order (at start-up, or with its group) until it is ready, if it comes after that
-        // child or restarts in order too. A restart of its own of a child before it does not
-        // wait.
+        // Start order is dependency order: while a ready-gated child started in order (at
+        // start-up, or with its group) is not ready, the children after it wait, and so do
+        // the rest of a group restart. A child before it, restarting on its own, does not.
         let mut at = 0;
         while self.group.is_none() {
             let Some(&id) = self.queue.get(at) else {
