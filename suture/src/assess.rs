@@ -62,6 +62,22 @@ impl Assessment {
         }
         line
     }
+
+    /// The body of a `503` from `/readyz`: each path not running and what it is doing, one
+    /// per line, or the root's state when it has no path to name (starting, stopping,
+    /// stopped or failed as a whole).
+    #[cfg_attr(not(feature = "health"), allow(dead_code))]
+    pub(crate) fn not_ready(&self) -> String {
+        if self.not_healthy.is_empty() {
+            return format!("not ready: {}\n", self.health.label());
+        }
+        let mut body = String::from("not ready:\n");
+        for (path, doing) in &self.not_healthy {
+            push_escaped(&mut body, path);
+            let _ = writeln!(body, " {doing}");
+        }
+        body
+    }
 }
 
 /// The health of `tree`: the paths its root names as not healthy, each with what it is doing.
@@ -106,7 +122,7 @@ pub(crate) async fn loop_answers(root: &SupervisorHandle, within: Duration) -> b
 /// Appends `text` escaped as the printed tree shows it (control characters, line and
 /// paragraph separators, bidirectional formatting), so that it stays on one line and reads
 /// as it is.
-pub(crate) fn push_escaped(out: &mut String, text: &str) {
+fn push_escaped(out: &mut String, text: &str) {
     let _ = write!(out, "{}", Escaped(text));
 }
 
@@ -149,6 +165,21 @@ mod tests {
             uptime: None,
             children,
         }
+    }
+
+    #[test]
+    fn not_ready_names_each_path_or_else_the_roots_state() {
+        let stopping = Assessment {
+            health: Health::Stopping,
+            ..Assessment::default()
+        };
+        assert_eq!(stopping.not_ready(), "not ready: stopping\n");
+        let one_down = Assessment {
+            health: Health::Stopping,
+            running: 1,
+            not_healthy: vec![("app/feed".to_owned(), "backing off")],
+        };
+        assert_eq!(one_down.not_ready(), "not ready:\napp/feed backing off\n");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::convert::Infallible;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::assess::{assess, loop_answers, push_escaped};
+use crate::assess::{assess, loop_answers};
 use crate::context::Context;
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::Service;
@@ -257,12 +257,7 @@ async fn respond(root: &SupervisorHandle, method: &Method, path: &str) -> Respon
                 if assessment.is_healthy() {
                     return text(StatusCode::OK, "ok\n".to_owned());
                 }
-                let mut body = String::from("not ready:\n");
-                for (path, doing) in &assessment.not_healthy {
-                    push_escaped(&mut body, path);
-                    let _ = writeln!(body, " {doing}");
-                }
-                text(StatusCode::SERVICE_UNAVAILABLE, body)
+                text(StatusCode::SERVICE_UNAVAILABLE, assessment.not_ready())
             }
             Ok(Err(error)) => text(
                 StatusCode::SERVICE_UNAVAILABLE,
