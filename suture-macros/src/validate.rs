@@ -898,16 +898,16 @@ fn flag(opt: &Opt) -> syn::Result<bool> {
 
 fn name(opt: &Opt) -> syn::Result<String> {
     let lit: syn::LitStr = single(opt, "a string, e.g. `name = \"db\"`")?;
-    let text = lit.value();
+    let value = lit.value();
     // The runtime's rule (`names::is_valid`), checked here to point at the literal.
-    if text.is_empty() || text.contains(['/', '#']) {
+    if value.is_empty() || value.contains(['/', '#']) {
         return Err(syn::Error::new(
             lit.span(),
             "a name must be non-empty and contain neither `/` (it separates the tree's paths) \
              nor `#` (it marks a sibling's number, as in `worker#2`)",
         ));
     }
-    Ok(text)
+    Ok(value)
 }
 
 fn krate(opt: &Opt) -> syn::Result<syn::Path> {

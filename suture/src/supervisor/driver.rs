@@ -327,16 +327,12 @@ impl Drop for Driver<'_> {
         }
         self.sup.machine.abandon(Instant::now());
         self.set_health(Health::Stopped);
-        let sup = &mut *self.sup;
-        {
-            let mut lifecycle = sup.shared.lifecycle();
-            if matches!(*lifecycle, Lifecycle::Running | Lifecycle::Stopping) {
-                *lifecycle = Lifecycle::Idle;
-            }
-        }
-        // No request may be left hanging: those waiting for a stop, and those not read yet.
-        sup.machine.refuse_waiters(&sup.shared.refusal());
-        take_commands_while_idle(&mut sup.commands, &mut sup.machine, &sup.shared);
+        // No request may be left hanging: those waiting for a stop are refused here, those
+        // not read yet by `close`.
+        let refusal = self.sup.shared.refusal();
+        self.sup.machine.refuse_waiters(&refusal);
+        // Mid-serve, it was running or stopping: it may be served again.
+        self.close(Lifecycle::Idle);
     }
 }
 

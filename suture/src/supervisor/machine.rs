@@ -585,12 +585,7 @@ impl Machine {
         if let Some(key) = child.run_mut().and_then(|run| run.deadline.take()) {
             self.deadlines.disarm(key);
         }
-        if self.waiting == Some(id) {
-            self.waiting = None;
-        }
-        if self.gate == Some(id) {
-            self.gate = None;
-        }
+        self.ungate(id);
         self.pump(now, spawn);
     }
 
@@ -830,9 +825,7 @@ impl Machine {
         if decision != Decision::Restart {
             self.report
                 .ended(&name, &end, Restarting::No, self.intensity.failures());
-            if self.gate == Some(id) {
-                self.gate = None;
-            }
+            self.ungate(id);
             match decision {
                 Decision::Forget => self.forget(id),
                 _ => {
@@ -1007,11 +1000,21 @@ impl Machine {
         }
     }
 
-    /// Drops a child for good, telling it if it is a supervisor.
-    fn forget(&mut self, id: u64) {
+    /// `id` holds no one up any more: it is ready, or will not be now (stopped, removed,
+    /// given up), so neither the children queued after it nor the first starts behind the
+    /// start-up gate wait for it.
+    fn ungate(&mut self, id: u64) {
+        if self.waiting == Some(id) {
+            self.waiting = None;
+        }
         if self.gate == Some(id) {
             self.gate = None;
         }
+    }
+
+    /// Drops a child for good, telling it if it is a supervisor.
+    fn forget(&mut self, id: u64) {
+        self.ungate(id);
         if let Some(child) = self.children.remove(id) {
             self.shared.names().release(&child.name);
             self.unwell.forget(id, &child);
@@ -1213,21 +1216,8 @@ impl Machine {
             group.current = None;
         }
         self.group.as_mut().map(|g| g.restart.remove(&id));
-        // Gone, it holds no one up: not the queue, nor the start-up gate.
-        if self.waiting == Some(id) {
-            self.waiting = None;
-        }
-        if self.gate == Some(id) {
-            self.gate = None;
-        }
         // Its service is held by the blocked task: the child is reported, not kept.
-        if let Some(child) = self.children.remove(id) {
-            self.shared.names().release(&child.name);
-            self.unwell.forget(id, &child);
-            if let Some(handle) = child.supervisor() {
-                handle.mark_finished();
-            }
-        }
+        self.forget(id);
         self.advance_group(now);
         if self.is_stopping() {
             self.advance_shutdown(now);
@@ -1334,16 +1324,12 @@ impl Machine {
         if let Some(handle) = child.supervisor() {
             handle.mark_finished();
         }
-        if self.waiting == Some(id) {
-            self.waiting = None;
-        }
-        if self.gate == Some(id) {
-            self.gate = None;
-        }
+        let has_run = child.has_run();
+        self.ungate(id);
         if let Some(group) = &mut self.group {
             group.restart.remove(&id);
         }
-        if child.has_run() {
+        if has_run {
             self.begin_stop(id, AfterStop::Remove, now);
             if let Some(waiter) = waiter {
                 self.waiters.add(id, waiter);
@@ -1386,17 +1372,10 @@ impl Machine {
                 child.held = true;
                 if !child.has_run() {
                     self.unwell.set(child, ChildState::Stopped);
-                    if self.gate == Some(id) {
-                        self.gate = None;
-                    }
+                    self.ungate(id);
                     return Ok(false);
                 }
-                if self.waiting == Some(id) {
-                    self.waiting = None;
-                }
-                if self.gate == Some(id) {
-                    self.gate = None;
-                }
+                self.ungate(id);
                 self.begin_stop(id, AfterStop::Rest, now);
                 // Stopping already, to start again or to fail for missing its ready
                 // deadline: stopped by request, it is left stopped and nothing is counted.
